@@ -1,0 +1,405 @@
+#include "storage/meta_store.h"
+
+#include <filesystem>
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/slice.h>
+#include <rocksdb/write_batch.h>
+
+#include "absl/strings/str_cat.h"
+#include "storage/absl_compat.h"
+#include "storage/errors.h"
+#include "storage/index_format.h"
+#include "storage/status_macros.h"
+
+namespace sluice::storage {
+namespace {
+
+using namespace index_format;
+
+// The one place a rocksdb::Status becomes ours.
+absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  if (s.IsNoSpace()) return StorageError(StorageErrc::kDiskFull, absl::StrCat(ToAbsl(what), ": ", s.ToString()));
+  return StorageError(StorageErrc::kIoError, absl::StrCat(ToAbsl(what), ": ", s.ToString()));
+}
+
+constexpr char kNextTopicIdKey[] = "\0next_topic_id";
+const std::string kNextTopicId(kNextTopicIdKey, sizeof(kNextTopicIdKey) - 1);
+
+std::string OffsetKey(const PartitionKey& pk, Offset o) {
+  std::string k = pk.Encode();
+  PutU64(&k, static_cast<uint64_t>(o.value()));
+  return k;
+}
+
+std::string TimeKey(const PartitionKey& pk, int64_t ts) {
+  std::string k = pk.Encode();
+  PutU64(&k, EncodeTimestamp(ts));
+  return k;
+}
+
+// Upper bound of a partition's key range: the next partition key.
+std::string PartitionEnd(const PartitionKey& pk) {
+  std::string k;
+  uint64_t v = (uint64_t(pk.topic_id) << 32) | uint32_t(pk.partition.value());
+  PutU64(&k, v + 1);
+  return k;
+}
+
+std::string EncodeEntry(const BatchIndexEntry& e) {
+  std::string v;
+  v.reserve(kOffsetEntryValueSize);
+  PutU32(&v, static_cast<uint32_t>(e.last_offset - e.base_offset));
+  PutU64(&v, static_cast<uint64_t>(e.segment_base.value()));
+  PutU64(&v, e.position);
+  PutU32(&v, e.size);
+  PutU64(&v, static_cast<uint64_t>(e.max_timestamp));
+  return v;
+}
+
+std::optional<BatchIndexEntry> DecodeEntry(rocksdb::Slice key, rocksdb::Slice value) {
+  if (key.size() != kPartitionKeySize + 8 || value.size() != kOffsetEntryValueSize) return std::nullopt;
+  BatchIndexEntry e;
+  e.base_offset = Offset(static_cast<int64_t>(GetU64(key.data() + kPartitionKeySize)));
+  e.last_offset = e.base_offset + GetU32(value.data());
+  e.segment_base = Offset(static_cast<int64_t>(GetU64(value.data() + 4)));
+  e.position = GetU64(value.data() + 12);
+  e.size = GetU32(value.data() + 20);
+  e.max_timestamp = static_cast<int64_t>(GetU64(value.data() + 24));
+  return e;
+}
+
+absl::Status CorruptIndex(rocksdb::Slice key) {
+  return StorageError(StorageErrc::kIoError,
+                      absl::StrCat("malformed index entry, key size ", key.size()));
+}
+
+}  // namespace
+
+std::string PartitionKey::Encode() const {
+  std::string k;
+  PutU32(&k, topic_id);
+  PutU32(&k, static_cast<uint32_t>(partition.value()));
+  return k;
+}
+
+absl::StatusOr<std::unique_ptr<MetaStore>> MetaStore::Open(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return ErrnoError(ec.value(), absl::StrCat("create ", dir));
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.create_missing_column_families = true;
+  options.IncreaseParallelism(2);
+  options.max_background_jobs = 2;
+  // Index entries are small and sequential per partition; a modest memtable bounds the tail a
+  // crash can lose (and recovery must rebuild).
+  rocksdb::ColumnFamilyOptions cf_options(options);
+  cf_options.write_buffer_size = 32 << 20;
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+      {rocksdb::kDefaultColumnFamilyName, cf_options},
+      {"offset_index", cf_options},
+      {"time_index", cf_options},
+      {"partitions", cf_options},
+      {"topics", cf_options},
+  };
+  std::unique_ptr<MetaStore> store(new MetaStore());
+  rocksdb::DB* db = nullptr;
+  auto s = rocksdb::DB::Open(rocksdb::DBOptions(options), dir, cfs, &store->handles_, &db);
+  if (!s.ok()) return FromRocks(s, absl::StrCat("open metadata store ", dir));
+  store->db_.reset(db);
+  store->offsets_ = store->handles_[1];
+  store->times_ = store->handles_[2];
+  store->partitions_ = store->handles_[3];
+  store->topics_ = store->handles_[4];
+  return store;
+}
+
+MetaStore::~MetaStore() { Close().IgnoreError(); }
+
+absl::Status MetaStore::Close() {
+  if (!db_) return absl::OkStatus();
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  absl::Status result = FromRocks(db_->Flush(fo, {offsets_, times_}), "flush index");
+  for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  handles_.clear();
+  auto s = db_->Close();
+  if (result.ok()) result = FromRocks(s, "close metadata store");
+  db_.reset();
+  return result;
+}
+
+absl::Status MetaStore::Write(rocksdb::WriteBatch* b, bool wal, bool sync) {
+  rocksdb::WriteOptions wo;
+  wo.disableWAL = !wal;
+  wo.sync = sync;
+  return FromRocks(db_->Write(wo, b), "metadata write");
+}
+
+absl::Status MetaStore::PutBatch(const PartitionKey& pk, const BatchIndexEntry& e,
+                                 bool raises_max_timestamp) {
+  rocksdb::WriteBatch b;
+  b.Put(offsets_, OffsetKey(pk, e.base_offset), EncodeEntry(e)).PermitUncheckedError();
+  if (raises_max_timestamp) {
+    std::string v;
+    PutU64(&v, static_cast<uint64_t>(e.base_offset.value()));
+    b.Put(times_, TimeKey(pk, e.max_timestamp), v).PermitUncheckedError();
+  }
+  return Write(&b, /*wal=*/false, /*sync=*/false);
+}
+
+absl::StatusOr<std::optional<BatchIndexEntry>> MetaStore::FindBatch(const PartitionKey& pk,
+                                                                    Offset offset) const {
+  std::optional<BatchIndexEntry> found;
+  absl::Status s = ScanBatches(pk, offset, [&](const BatchIndexEntry& e) {
+    found = e;
+    return false;
+  });
+  if (!s.ok()) return s;
+  return found;
+}
+
+absl::StatusOr<std::optional<BatchIndexEntry>> MetaStore::LastBatch(const PartitionKey& pk) const {
+  std::string lower = pk.Encode();
+  std::string upper = PartitionEnd(pk);
+  rocksdb::Slice ub(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &ub;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, offsets_));
+  it->SeekToLast();
+  if (!it->Valid() || !it->key().starts_with(lower)) {
+    auto st = FromRocks(it->status(), "index scan");
+    if (!st.ok()) return st;
+    return std::optional<BatchIndexEntry>();
+  }
+  auto e = DecodeEntry(it->key(), it->value());
+  if (!e) return CorruptIndex(it->key());
+  return e;
+}
+
+absl::Status MetaStore::ScanBatches(const PartitionKey& pk, Offset from,
+                                    const std::function<bool(const BatchIndexEntry&)>& fn) const {
+  std::string upper = PartitionEnd(pk);
+  std::string prefix = pk.Encode();
+  rocksdb::Slice ub(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &ub;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, offsets_));
+  // The batch containing `from` starts at or before it: take the last entry <= from, and skip it
+  // if it ends before `from` (offset gap).
+  it->SeekForPrev(OffsetKey(pk, from));
+  if (!it->Valid() || !it->key().starts_with(prefix)) it->Seek(OffsetKey(pk, from));
+  for (; it->Valid(); it->Next()) {
+    auto e = DecodeEntry(it->key(), it->value());
+    if (!e) return CorruptIndex(it->key());
+    if (e->last_offset < from) continue;
+    if (!fn(*e)) break;
+  }
+  return FromRocks(it->status(), "index scan");
+}
+
+absl::Status MetaStore::DeleteBatchesFrom(const PartitionKey& pk, Offset from) {
+  rocksdb::WriteBatch b;
+  b.DeleteRange(offsets_, OffsetKey(pk, from), PartitionEnd(pk)).PermitUncheckedError();
+  RETURN_IF_ERROR(Write(&b, /*wal=*/true, /*sync=*/false));
+  return DeleteTimeEntries(pk, from, std::nullopt);
+}
+
+absl::Status MetaStore::DeleteBatchesBefore(const PartitionKey& pk, Offset before) {
+  rocksdb::WriteBatch b;
+  b.DeleteRange(offsets_, pk.Encode(), OffsetKey(pk, before)).PermitUncheckedError();
+  RETURN_IF_ERROR(Write(&b, /*wal=*/true, /*sync=*/false));
+  return DeleteTimeEntries(pk, std::nullopt, before);
+}
+
+// Time entries rise with offsets, so those >= `from` are a suffix and those < `before` a prefix.
+absl::Status MetaStore::DeleteTimeEntries(const PartitionKey& pk, std::optional<Offset> from,
+                                          std::optional<Offset> before) {
+  std::string prefix = pk.Encode();
+  std::string upper = PartitionEnd(pk);
+  rocksdb::Slice ub(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &ub;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, times_));
+  rocksdb::WriteBatch b;
+  if (from) {
+    for (it->SeekToLast(); it->Valid() && it->key().starts_with(prefix); it->Prev()) {
+      if (it->value().size() != 8) return CorruptIndex(it->key());
+      if (static_cast<int64_t>(GetU64(it->value().data())) < from->value()) break;
+      b.Delete(times_, it->key()).PermitUncheckedError();
+    }
+  } else {
+    for (it->Seek(prefix); it->Valid(); it->Next()) {
+      if (it->value().size() != 8) return CorruptIndex(it->key());
+      if (static_cast<int64_t>(GetU64(it->value().data())) >= before->value()) break;
+      b.Delete(times_, it->key()).PermitUncheckedError();
+    }
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), "time index scan"));
+  if (b.Count() == 0) return absl::OkStatus();
+  return Write(&b, /*wal=*/true, /*sync=*/false);
+}
+
+absl::StatusOr<std::optional<Offset>> MetaStore::FindOffsetForTimestamp(const PartitionKey& pk,
+                                                                        int64_t ts) const {
+  std::string upper = PartitionEnd(pk);
+  rocksdb::Slice ub(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &ub;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, times_));
+  it->Seek(TimeKey(pk, ts));
+  if (!it->Valid()) {
+    auto st = FromRocks(it->status(), "time index scan");
+    if (!st.ok()) return st;
+    return std::optional<Offset>();
+  }
+  if (it->value().size() != 8) return CorruptIndex(it->key());
+  return std::optional<Offset>(Offset(static_cast<int64_t>(GetU64(it->value().data()))));
+}
+
+absl::StatusOr<std::optional<int64_t>> MetaStore::MaxIndexedTimestamp(const PartitionKey& pk) const {
+  std::string upper = PartitionEnd(pk);
+  std::string prefix = pk.Encode();
+  rocksdb::Slice ub(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &ub;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, times_));
+  it->SeekToLast();
+  if (!it->Valid() || !it->key().starts_with(prefix)) {
+    auto st = FromRocks(it->status(), "time index scan");
+    if (!st.ok()) return st;
+    return std::optional<int64_t>();
+  }
+  return std::optional<int64_t>(DecodeTimestamp(GetU64(it->key().data() + kPartitionKeySize)));
+}
+
+namespace {
+std::string PartitionMetaKey(const PartitionKey& pk, char kind) { return pk.Encode() + kind; }
+std::string SegmentSummaryKey(const PartitionKey& pk, Offset base) {
+  std::string k = PartitionMetaKey(pk, 's');
+  PutU64(&k, static_cast<uint64_t>(base.value()));
+  return k;
+}
+}  // namespace
+
+absl::Status MetaStore::PutCheckpoint(const PartitionKey& pk, const Checkpoint& c, bool sync) {
+  std::string v;
+  PutU64(&v, static_cast<uint64_t>(c.segment_base.value()));
+  PutU64(&v, c.position);
+  PutU64(&v, static_cast<uint64_t>(c.next_offset.value()));
+  rocksdb::WriteBatch b;
+  b.Put(partitions_, PartitionMetaKey(pk, 'c'), v).PermitUncheckedError();
+  return Write(&b, /*wal=*/true, sync);
+}
+
+absl::StatusOr<std::optional<Checkpoint>> MetaStore::GetCheckpoint(const PartitionKey& pk) const {
+  std::string v;
+  auto s = db_->Get(rocksdb::ReadOptions(), partitions_, PartitionMetaKey(pk, 'c'), &v);
+  if (s.IsNotFound()) return std::optional<Checkpoint>();
+  RETURN_IF_ERROR(FromRocks(s, "read checkpoint"));
+  if (v.size() != 24) return CorruptIndex(PartitionMetaKey(pk, 'c'));
+  Checkpoint c{Offset(static_cast<int64_t>(GetU64(v.data()))), GetU64(v.data() + 8),
+               Offset(static_cast<int64_t>(GetU64(v.data() + 16)))};
+  return std::optional<Checkpoint>(c);
+}
+
+absl::Status MetaStore::PutLogStartOffset(const PartitionKey& pk, Offset o) {
+  std::string v;
+  PutU64(&v, static_cast<uint64_t>(o.value()));
+  rocksdb::WriteBatch b;
+  b.Put(partitions_, PartitionMetaKey(pk, 'l'), v).PermitUncheckedError();
+  return Write(&b, /*wal=*/true, /*sync=*/true);
+}
+
+absl::StatusOr<std::optional<Offset>> MetaStore::GetLogStartOffset(const PartitionKey& pk) const {
+  std::string v;
+  auto s = db_->Get(rocksdb::ReadOptions(), partitions_, PartitionMetaKey(pk, 'l'), &v);
+  if (s.IsNotFound()) return std::optional<Offset>();
+  RETURN_IF_ERROR(FromRocks(s, "read log start offset"));
+  if (v.size() != 8) return CorruptIndex(PartitionMetaKey(pk, 'l'));
+  return std::optional<Offset>(Offset(static_cast<int64_t>(GetU64(v.data()))));
+}
+
+absl::Status MetaStore::PutSegmentSummary(const PartitionKey& pk, Offset base,
+                                          const SegmentSummary& s) {
+  std::string v;
+  PutU64(&v, s.size);
+  PutU64(&v, static_cast<uint64_t>(s.max_timestamp));
+  rocksdb::WriteBatch b;
+  b.Put(partitions_, SegmentSummaryKey(pk, base), v).PermitUncheckedError();
+  return Write(&b, /*wal=*/true, /*sync=*/false);
+}
+
+absl::StatusOr<std::optional<SegmentSummary>> MetaStore::GetSegmentSummary(const PartitionKey& pk,
+                                                                           Offset base) const {
+  std::string v;
+  auto s = db_->Get(rocksdb::ReadOptions(), partitions_, SegmentSummaryKey(pk, base), &v);
+  if (s.IsNotFound()) return std::optional<SegmentSummary>();
+  RETURN_IF_ERROR(FromRocks(s, "read segment summary"));
+  if (v.size() != 16) return CorruptIndex(SegmentSummaryKey(pk, base));
+  return std::optional<SegmentSummary>(
+      SegmentSummary{GetU64(v.data()), static_cast<int64_t>(GetU64(v.data() + 8))});
+}
+
+absl::Status MetaStore::DeleteSegmentSummary(const PartitionKey& pk, Offset base) {
+  rocksdb::WriteBatch b;
+  b.Delete(partitions_, SegmentSummaryKey(pk, base)).PermitUncheckedError();
+  return Write(&b, /*wal=*/true, /*sync=*/false);
+}
+
+absl::Status MetaStore::DeletePartition(const PartitionKey& pk) {
+  rocksdb::WriteBatch b;
+  std::string lo = pk.Encode(), hi = PartitionEnd(pk);
+  for (auto* cf : {offsets_, times_, partitions_}) b.DeleteRange(cf, lo, hi).PermitUncheckedError();
+  return Write(&b, /*wal=*/true, /*sync=*/true);
+}
+
+absl::Status MetaStore::PutTopic(const meta::TopicRecord& t) {
+  rocksdb::WriteBatch b;
+  b.Put(topics_, t.name(), t.SerializeAsString()).PermitUncheckedError();
+  return Write(&b, /*wal=*/true, /*sync=*/true);
+}
+
+absl::Status MetaStore::DeleteTopic(const std::string& name) {
+  rocksdb::WriteBatch b;
+  b.Delete(topics_, name).PermitUncheckedError();
+  return Write(&b, /*wal=*/true, /*sync=*/true);
+}
+
+absl::StatusOr<std::vector<meta::TopicRecord>> MetaStore::ListTopics() const {
+  std::vector<meta::TopicRecord> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), topics_));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (it->key() == rocksdb::Slice(kNextTopicId)) continue;
+    meta::TopicRecord t;
+    if (!t.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return StorageError(StorageErrc::kIoError,
+                          absl::StrCat("malformed topic record ", it->key().ToString()));
+    }
+    out.push_back(std::move(t));
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), "list topics"));
+  return out;
+}
+
+absl::StatusOr<uint32_t> MetaStore::AllocateTopicId() {
+  std::string v;
+  auto s = db_->Get(rocksdb::ReadOptions(), topics_, kNextTopicId, &v);
+  uint32_t next = 1;
+  if (s.ok() && v.size() == 4) {
+    next = GetU32(v.data());
+  } else if (!s.IsNotFound()) {
+    RETURN_IF_ERROR(FromRocks(s, "read next topic id"));
+  }
+  std::string nv;
+  PutU32(&nv, next + 1);
+  rocksdb::WriteBatch b;
+  b.Put(topics_, kNextTopicId, nv).PermitUncheckedError();
+  RETURN_IF_ERROR(Write(&b, /*wal=*/true, /*sync=*/true));
+  return next;
+}
+
+}  // namespace sluice::storage

@@ -1,0 +1,122 @@
+#pragma once
+// MetaStore: the one RocksDB of a data dir (data/meta/) holding the offset and time indexes, the
+// per-partition recovery checkpoints and log start offsets, closed-segment summaries and topic
+// records, each in its own column family (layouts in storage/index_format.h).
+//
+// Thread-safe (RocksDB is); owned by LogManager and shared by its PartitionLogs. Index writes skip
+// the WAL (segments are the truth); metadata writes use it, and topic records are synced.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "proto/storage_meta.pb.h"
+#include "storage/types.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+class WriteBatch;
+}  // namespace rocksdb
+
+namespace sluice::storage {
+
+struct PartitionKey {
+  uint32_t topic_id = 0;
+  PartitionId partition{0};
+  std::string Encode() const;
+};
+
+// Where one batch lives. `last_offset` is base + lastOffsetDelta.
+struct BatchIndexEntry {
+  Offset base_offset{0};
+  Offset last_offset{0};
+  Offset segment_base{0};
+  uint64_t position = 0;
+  uint32_t size = 0;
+  int64_t max_timestamp = -1;
+};
+
+// A point up to which the partition's bytes are known durable (fsynced).
+struct Checkpoint {
+  Offset segment_base{0};
+  uint64_t position = 0;
+  Offset next_offset{0};
+};
+
+// Facts about a closed segment kept so open need not rescan it.
+struct SegmentSummary {
+  uint64_t size = 0;
+  int64_t max_timestamp = -1;
+};
+
+class MetaStore {
+ public:
+  static absl::StatusOr<std::unique_ptr<MetaStore>> Open(const std::string& dir);
+  ~MetaStore();
+  MetaStore(const MetaStore&) = delete;
+  MetaStore& operator=(const MetaStore&) = delete;
+
+  // Flushes the unlogged index memtables to SST files (so a clean restart needs no rebuild) and
+  // closes the database. Idempotent.
+  absl::Status Close();
+
+  // ---- offset and time index (no WAL) ----
+  // Records a batch; when `raises_max_timestamp`, also a time index entry.
+  absl::Status PutBatch(const PartitionKey& pk, const BatchIndexEntry& e, bool raises_max_timestamp);
+  // The batch containing `offset`, or failing that the first batch after it; nullopt if none.
+  absl::StatusOr<std::optional<BatchIndexEntry>> FindBatch(const PartitionKey& pk,
+                                                           Offset offset) const;
+  absl::StatusOr<std::optional<BatchIndexEntry>> LastBatch(const PartitionKey& pk) const;
+  // Calls `fn` on each batch from the one FindBatch(from) returns, in offset order, until it
+  // returns false.
+  absl::Status ScanBatches(const PartitionKey& pk, Offset from,
+                           const std::function<bool(const BatchIndexEntry&)>& fn) const;
+  // Removes index entries of batches with base offset >= `from` (truncation).
+  absl::Status DeleteBatchesFrom(const PartitionKey& pk, Offset from);
+  // Removes index entries of batches with base offset < `before` (retention).
+  absl::Status DeleteBatchesBefore(const PartitionKey& pk, Offset before);
+  // Base offset of the first batch holding a record with timestamp >= ts.
+  absl::StatusOr<std::optional<Offset>> FindOffsetForTimestamp(const PartitionKey& pk,
+                                                               int64_t ts) const;
+  // Largest timestamp the time index holds for the partition.
+  absl::StatusOr<std::optional<int64_t>> MaxIndexedTimestamp(const PartitionKey& pk) const;
+
+  // ---- per-partition metadata (WAL) ----
+  absl::Status PutCheckpoint(const PartitionKey& pk, const Checkpoint& c, bool sync);
+  absl::StatusOr<std::optional<Checkpoint>> GetCheckpoint(const PartitionKey& pk) const;
+  absl::Status PutLogStartOffset(const PartitionKey& pk, Offset o);  // synced
+  absl::StatusOr<std::optional<Offset>> GetLogStartOffset(const PartitionKey& pk) const;
+  absl::Status PutSegmentSummary(const PartitionKey& pk, Offset base, const SegmentSummary& s);
+  absl::StatusOr<std::optional<SegmentSummary>> GetSegmentSummary(const PartitionKey& pk,
+                                                                  Offset base) const;
+  absl::Status DeleteSegmentSummary(const PartitionKey& pk, Offset base);
+  // Removes everything kept for the partition in every column family.
+  absl::Status DeletePartition(const PartitionKey& pk);
+
+  // ---- topics (WAL, synced) ----
+  absl::Status PutTopic(const meta::TopicRecord& t);
+  absl::Status DeleteTopic(const std::string& name);
+  absl::StatusOr<std::vector<meta::TopicRecord>> ListTopics() const;
+  absl::StatusOr<uint32_t> AllocateTopicId();
+
+ private:
+  MetaStore() = default;
+  absl::Status Write(rocksdb::WriteBatch* b, bool wal, bool sync);
+  absl::Status DeleteTimeEntries(const PartitionKey& pk, std::optional<Offset> from,
+                                 std::optional<Offset> before);
+
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::ColumnFamilyHandle* offsets_ = nullptr;
+  rocksdb::ColumnFamilyHandle* times_ = nullptr;
+  rocksdb::ColumnFamilyHandle* partitions_ = nullptr;
+  rocksdb::ColumnFamilyHandle* topics_ = nullptr;
+};
+
+}  // namespace sluice::storage

@@ -1,0 +1,102 @@
+#include "storage/meta_store.h"
+
+#include "storage/test_util.h"
+
+namespace sluice::storage {
+namespace {
+
+using testing::IsOk;
+using testing::TempDir;
+
+BatchIndexEntry Entry(int64_t base, int64_t last, uint64_t pos, int64_t ts) {
+  return BatchIndexEntry{Offset(base), Offset(last), Offset(0), pos, 100, ts};
+}
+
+class MetaStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto m = MetaStore::Open(dir_.path());
+    ASSERT_THAT(m, IsOk());
+    meta_ = *std::move(m);
+  }
+  TempDir dir_;
+  std::unique_ptr<MetaStore> meta_;
+  const PartitionKey a_{7, PartitionId(0)};
+  const PartitionKey b_{7, PartitionId(1)};
+};
+
+TEST_F(MetaStoreTest, FindBatchReturnsTheContainingBatchOrTheNext) {
+  // Batches [0..4], [5..9], a gap, [20..29].
+  ASSERT_THAT(meta_->PutBatch(a_, Entry(0, 4, 0, 10), true), IsOk());
+  ASSERT_THAT(meta_->PutBatch(a_, Entry(5, 9, 100, 20), true), IsOk());
+  ASSERT_THAT(meta_->PutBatch(a_, Entry(20, 29, 200, 15), false), IsOk());
+  ASSERT_THAT(meta_->PutBatch(b_, Entry(0, 100, 0, 99), true), IsOk());
+  EXPECT_EQ((*meta_->FindBatch(a_, Offset(0)))->base_offset, Offset(0));
+  EXPECT_EQ((*meta_->FindBatch(a_, Offset(7)))->base_offset, Offset(5));
+  EXPECT_EQ((*meta_->FindBatch(a_, Offset(12)))->base_offset, Offset(20));  // in the gap
+  EXPECT_EQ((*meta_->FindBatch(a_, Offset(29)))->position, 200u);
+  EXPECT_FALSE(meta_->FindBatch(a_, Offset(30))->has_value());  // never the other partition's
+  EXPECT_EQ((*meta_->LastBatch(a_))->base_offset, Offset(20));
+  EXPECT_EQ((*meta_->LastBatch(b_))->last_offset, Offset(100));
+  EXPECT_FALSE(meta_->LastBatch(PartitionKey{8, PartitionId(0)})->has_value());
+}
+
+TEST_F(MetaStoreTest, TimeIndexFindsFirstBatchAtOrAfter) {
+  ASSERT_THAT(meta_->PutBatch(a_, Entry(0, 4, 0, 100), true), IsOk());
+  ASSERT_THAT(meta_->PutBatch(a_, Entry(5, 9, 100, 200), true), IsOk());
+  ASSERT_THAT(meta_->PutBatch(a_, Entry(10, 14, 200, 150), false), IsOk());  // not a new max
+  ASSERT_THAT(meta_->PutBatch(a_, Entry(15, 19, 300, 300), true), IsOk());
+  EXPECT_EQ(**meta_->FindOffsetForTimestamp(a_, 50), Offset(0));
+  EXPECT_EQ(**meta_->FindOffsetForTimestamp(a_, 150), Offset(5));
+  EXPECT_EQ(**meta_->FindOffsetForTimestamp(a_, 201), Offset(15));
+  EXPECT_FALSE(meta_->FindOffsetForTimestamp(a_, 301)->has_value());
+  EXPECT_EQ(**meta_->MaxIndexedTimestamp(a_), 300);
+  // Negative timestamps order below positive ones.
+  ASSERT_THAT(meta_->PutBatch(b_, Entry(0, 0, 0, -5), true), IsOk());
+  ASSERT_THAT(meta_->PutBatch(b_, Entry(1, 1, 0, 5), true), IsOk());
+  EXPECT_EQ(**meta_->FindOffsetForTimestamp(b_, -10), Offset(0));
+  EXPECT_EQ(**meta_->FindOffsetForTimestamp(b_, 0), Offset(1));
+}
+
+TEST_F(MetaStoreTest, DeleteRangesTrimBothIndexes) {
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_THAT(meta_->PutBatch(a_, Entry(i * 10, i * 10 + 9, i * 100, 1000 + i), true), IsOk());
+  }
+  ASSERT_THAT(meta_->DeleteBatchesFrom(a_, Offset(70)), IsOk());
+  EXPECT_EQ((*meta_->LastBatch(a_))->base_offset, Offset(60));
+  EXPECT_EQ(**meta_->MaxIndexedTimestamp(a_), 1006);
+  ASSERT_THAT(meta_->DeleteBatchesBefore(a_, Offset(30)), IsOk());
+  EXPECT_EQ((*meta_->FindBatch(a_, Offset(0)))->base_offset, Offset(30));
+  EXPECT_EQ(**meta_->FindOffsetForTimestamp(a_, 0), Offset(30));
+}
+
+TEST_F(MetaStoreTest, MetadataSurvivesReopen) {
+  ASSERT_THAT(meta_->PutCheckpoint(a_, Checkpoint{Offset(10), 4096, Offset(17)}, true), IsOk());
+  ASSERT_THAT(meta_->PutLogStartOffset(a_, Offset(5)), IsOk());
+  ASSERT_THAT(meta_->PutSegmentSummary(a_, Offset(0), SegmentSummary{123, 456}), IsOk());
+  meta::TopicRecord t;
+  t.set_name("x");
+  t.set_topic_id(*meta_->AllocateTopicId());
+  ASSERT_THAT(meta_->PutTopic(t), IsOk());
+  uint32_t second = *meta_->AllocateTopicId();
+  EXPECT_EQ(second, t.topic_id() + 1);
+  ASSERT_THAT(meta_->Close(), IsOk());
+  auto m = MetaStore::Open(dir_.path());
+  ASSERT_THAT(m, IsOk());
+  auto cp = (*m)->GetCheckpoint(a_);
+  ASSERT_TRUE(cp->has_value());
+  EXPECT_EQ((*cp)->segment_base, Offset(10));
+  EXPECT_EQ((*cp)->position, 4096u);
+  EXPECT_EQ((*cp)->next_offset, Offset(17));
+  EXPECT_EQ(**(*m)->GetLogStartOffset(a_), Offset(5));
+  EXPECT_EQ((**(*m)->GetSegmentSummary(a_, Offset(0))).max_timestamp, 456);
+  auto topics = (*m)->ListTopics();
+  ASSERT_EQ(topics->size(), 1u);
+  EXPECT_EQ((*topics)[0].name(), "x");
+  EXPECT_EQ(*(*m)->AllocateTopicId(), second + 1);  // ids are never reused
+  ASSERT_THAT((*m)->DeletePartition(a_), IsOk());
+  EXPECT_FALSE((*m)->GetCheckpoint(a_)->has_value());
+}
+
+}  // namespace
+}  // namespace sluice::storage

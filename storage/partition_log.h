@@ -1,0 +1,188 @@
+#pragma once
+// PartitionLog: one partition's ordered set of segments plus its index entries. Append, read,
+// roll, retention, truncation, durability tracking and crash recovery.
+//
+// Lifecycle: Open() recovers the partition (see docs/storage.md, "Recovery") and leaves it ready;
+// Close() syncs it and records a clean checkpoint. Owned by LogManager through a shared_ptr.
+// Thread-safety: every method may be called from any thread. Appends and structural changes
+// (roll, truncate, retention) are serialized by an internal mutex held only for in-memory work
+// and the append's write(2); fdatasync never runs under it. Reads take the mutex only to
+// snapshot state, and the byte ranges they return keep their segments alive.
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "storage/file.h"
+#include "storage/log_config.h"
+#include "storage/meta_store.h"
+#include "storage/record_batch.h"
+#include "storage/segment.h"
+#include "storage/types.h"
+
+namespace sluice::storage {
+
+struct AppendResult {
+  Offset base_offset{0};
+  Offset last_offset{0};
+  // The flush policy wants this append synced before it is acknowledged (flush.messages = 1).
+  bool sync_before_ack = false;
+};
+
+// A byte range of one segment, suitable for sendfile(2) from segment->fd(). Holds the segment
+// open even if retention deletes it meanwhile.
+struct FileSlice {
+  std::shared_ptr<Segment> segment;
+  uint64_t position = 0;
+  uint64_t size = 0;
+};
+
+struct ReadResult {
+  std::vector<FileSlice> slices;  // whole batches, in offset order
+  uint64_t total_bytes = 0;
+  Offset next_offset{0};          // offset after the last batch returned (= from if none)
+  Offset high_watermark{0};
+  Offset log_start_offset{0};
+  // Copies the slices' bytes into one buffer (tests, the native client path, tools).
+  absl::StatusOr<std::string> ReadAll() const;
+};
+
+struct TimestampLookup {
+  Offset offset{0};
+  int64_t timestamp = -1;
+};
+
+struct RecoveryReport {
+  uint64_t batches_scanned = 0;
+  uint64_t bytes_scanned = 0;
+  uint64_t bytes_truncated = 0;      // torn or corrupt tail cut from the log
+  uint64_t segments_removed = 0;     // whole segments after the cut point
+  uint64_t index_entries_rebuilt = 0;
+};
+
+class PartitionLog {
+ public:
+  struct Options {
+    std::string dir;                // <data>/<topic>-<partition>
+    PartitionKey key;
+    MetaStore* meta = nullptr;      // must outlive the log
+    FileFactory* files = nullptr;   // defaults to POSIX
+    LogConfig config;
+    std::function<int64_t()> now_ms;  // defaults to the wall clock
+    // Called (on the appending thread) when the log wants the flusher to sync it soon.
+    std::function<void()> request_flush;
+    // Single replica: the high watermark follows the log end offset. Replication (a later
+    // issue) turns this off and drives SetHighWatermark().
+    bool high_watermark_follows_log_end = true;
+    // Offset of the first segment of a brand-new partition.
+    Offset initial_offset{0};
+  };
+
+  static absl::StatusOr<std::shared_ptr<PartitionLog>> Open(Options options);
+  ~PartitionLog();
+
+  // Validates `batch` as a producer's RecordBatch v2 (ValidateForAppend, max.message.bytes),
+  // assigns it the next offsets by patching baseOffset in place, writes it to the active segment
+  // (rolling first when segment.bytes or segment.ms say so) and indexes it. On any error nothing
+  // of the batch remains in the log.
+  absl::StatusOr<AppendResult> Append(std::span<uint8_t> batch);
+
+  // Whole batches from the one containing `from`, up to `max_bytes` (at least one batch if
+  // `min_one_batch`, as Kafka's KIP-74), never past `upto` (default: the high watermark).
+  // OutOfRange (kOffsetOutOfRange) if `from` is below the log start or above the log end.
+  absl::StatusOr<ReadResult> Read(Offset from, uint64_t max_bytes, bool min_one_batch = true,
+                                  std::optional<Offset> upto = std::nullopt) const;
+
+  // The first record with timestamp >= ts (exact within uncompressed batches, the batch's base
+  // offset for compressed ones); nullopt if every record is older.
+  absl::StatusOr<std::optional<TimestampLookup>> OffsetForTimestamp(int64_t ts) const;
+
+  Offset log_start_offset() const;
+  Offset log_end_offset() const;
+  Offset high_watermark() const;
+  // Every offset below this is on disk (fdatasync'd).
+  Offset durable_offset() const;
+  uint64_t size_bytes() const;
+  size_t segment_count() const;
+  // The error that fenced the log after a failed write or sync, or OK.
+  absl::Status fenced() const;
+  const RecoveryReport& recovery_report() const { return recovery_; }
+  const PartitionKey& key() const { return options_.key; }
+  LogConfig config() const;
+  void UpdateConfig(const LogConfig& c);
+
+  // Replication hook: the high watermark, clamped to [log start, log end].
+  void SetHighWatermark(Offset hw);
+
+  // Closes the active segment and starts a new one at the log end (no-op if it is empty).
+  absl::Status Roll();
+  // Deletes whole closed segments beyond retention.bytes / retention.ms, and those wholly below
+  // the log start offset. Returns the number of segments deleted.
+  absl::StatusOr<int> ApplyRetention();
+  // Removes every batch holding an offset >= `offset` (whole batches: the log end becomes the
+  // base of the batch containing `offset`). Replication's follower truncation.
+  absl::Status TruncateTo(Offset offset);
+  // Moves the log start offset up to `offset` (<= high watermark), as Kafka's DeleteRecords;
+  // whole segments below it are deleted.
+  absl::Status DeleteRecordsBefore(Offset offset);
+
+  // ---- durability ----
+  // Calls `done` once every offset <= `last` is durable, or with the error that prevents it.
+  // `done` runs on the thread that completes the sync (the flusher), or inline if already durable.
+  void AwaitDurable(Offset last, absl::AnyInvocable<void(absl::Status)> done);
+  // Syncs everything appended so far (group commit: one fdatasync per dirty segment covers all
+  // waiters), records the checkpoint and completes waiters. A sync failure fences the log.
+  absl::Status Flush();
+  // True if the flush policy says the log is due for a background sync at `now_ms`.
+  bool FlushDue(int64_t now_ms) const;
+  bool HasUnflushed() const;
+
+  // Syncs and writes a clean checkpoint. The log refuses appends afterwards.
+  absl::Status Close();
+
+ private:
+  struct Waiter {
+    Offset last;
+    absl::AnyInvocable<void(absl::Status)> done;
+  };
+
+  explicit PartitionLog(Options options);
+  absl::Status Recover();
+  absl::Status ScanAndRepair(Offset start_segment, uint64_t start_position, Offset next_offset);
+  absl::Status RollLocked();
+  absl::Status DeleteOldestSegmentLocked(const char* reason);
+  absl::Status ComputeSegmentMaxTimestamp(Segment& seg, Offset end);
+  std::shared_ptr<Segment> active() const { return segments_.rbegin()->second; }
+  int64_t Now() const { return options_.now_ms(); }
+  void FailWaiters(const absl::Status& s);
+
+  Options options_;
+  RecoveryReport recovery_;
+
+  // Serializes Flush/Close/TruncateTo/retention against each other; taken before mu_.
+  std::mutex flush_mu_;
+  mutable std::mutex mu_;
+  std::map<Offset, std::shared_ptr<Segment>> segments_;  // by base offset
+  Offset log_start_{0};
+  Offset log_end_{0};
+  Offset high_watermark_{0};
+  Offset durable_{0};
+  int64_t max_timestamp_ = -1;  // largest batch max timestamp, for time index entries
+  uint64_t unflushed_messages_ = 0;
+  uint64_t unflushed_bytes_ = 0;
+  int64_t oldest_unflushed_ms_ = 0;
+  bool dir_dirty_ = false;
+  bool closed_ = false;
+  absl::Status fenced_;
+  std::deque<Waiter> waiters_;  // ordered by `last`
+};
+
+}  // namespace sluice::storage

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Developer entry point: setup | build | test | run.
+#   tools/dev.sh setup   apt-installs the Debian packages the build and tests need (only missing ones)
+#   tools/dev.sh build   configures (once) and builds build/ incrementally (RelWithDebInfo)
+#   tools/dev.sh test    setup + build + every test with ctest, then the storage tests under ASan+UBSan
+#   tools/dev.sh run     setup + build + start the storage demo on ./data
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  g++ cmake ninja-build pkg-config
+  libasio-dev libprotobuf-dev protobuf-compiler librocksdb-dev libabsl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libisal-dev libcli11-dev libtomlplusplus-dev
+  libspdlog-dev zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev
+)
+JOBS=${JOBS:-$(nproc)}
+
+setup() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    echo "dev.sh: installing ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+}
+
+# configure DIR BUILD_TYPE
+configure() {
+  if [ ! -f "$1/build.ninja" ]; then
+    cmake -S . -B "$1" -G Ninja -DCMAKE_BUILD_TYPE="$2"
+  fi
+}
+
+build() {
+  configure build RelWithDebInfo
+  cmake --build build -j "$JOBS"
+}
+
+test_all() {
+  setup
+  build
+  (cd build && ctest --output-on-failure -j "$JOBS" --timeout 600)
+  # The storage tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+  configure build-asan Sanitize
+  cmake --build build-asan -j "$JOBS" --target storage_tests
+  (cd build-asan && ctest --output-on-failure -j "$JOBS" --timeout 900 -L storage)
+}
+
+run() {
+  setup
+  build
+  exec build/bin/sluice-log demo --data-dir ./data
+}
+
+case "${1:-}" in
+  setup) setup ;;
+  build) setup; build ;;
+  test) test_all ;;
+  run) run ;;
+  *) echo "usage: tools/dev.sh setup|build|test|run" >&2; exit 2 ;;
+esac
