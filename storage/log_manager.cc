@@ -138,6 +138,7 @@ absl::Status LogManager::Recover() {
       case meta::TopicRecord::DELETING:
         spdlog::warn("topic '{}': finishing a deletion interrupted by a crash", t.name());
         RETURN_IF_ERROR(RemovePartitionFiles(t, 0, t.partition_count()));
+        RETURN_IF_ERROR(meta_->DeleteTopicOffsets(t.name()));
         RETURN_IF_ERROR(meta_->DeleteTopic(t.name()));
         continue;
       default:
@@ -227,6 +228,7 @@ absl::Status LogManager::DeleteTopic(const std::string& name) {
   for (auto& log : logs) log->Close().IgnoreError();  // files are about to go anyway
   logs.clear();
   RETURN_IF_ERROR(RemovePartitionFiles(t, 0, t.partition_count()));
+  RETURN_IF_ERROR(meta_->DeleteTopicOffsets(name));
   RETURN_IF_ERROR(meta_->DeleteTopic(name));
   spdlog::info("deleted topic '{}'", name);
   return absl::OkStatus();

@@ -83,6 +83,8 @@ class LogManager {
   // Runs retention on every partition now; returns the number of segments deleted.
   absl::StatusOr<int> ApplyRetention();
   Flusher& flusher() { return *flusher_; }
+  // Durable committed offsets of consumer groups (same RocksDB).
+  GroupOffsetStore& group_offsets() { return *meta_; }
   const LogConfig& defaults() const { return options_.defaults; }
   const std::string& data_dir() const { return options_.data_dir; }
 

@@ -104,6 +104,7 @@ absl::StatusOr<std::unique_ptr<MetaStore>> MetaStore::Open(const std::string& di
       {"time_index", cf_options},
       {"partitions", cf_options},
       {"topics", cf_options},
+      {"group_offsets", cf_options},
   };
   std::unique_ptr<MetaStore> store(new MetaStore());
   rocksdb::DB* db = nullptr;
@@ -114,6 +115,7 @@ absl::StatusOr<std::unique_ptr<MetaStore>> MetaStore::Open(const std::string& di
   store->times_ = store->handles_[2];
   store->partitions_ = store->handles_[3];
   store->topics_ = store->handles_[4];
+  store->group_offsets_ = store->handles_[5];
   return store;
 }
 
@@ -400,6 +402,95 @@ absl::StatusOr<uint32_t> MetaStore::AllocateTopicId() {
   b.Put(topics_, kNextTopicId, nv).PermitUncheckedError();
   RETURN_IF_ERROR(Write(&b, /*wal=*/true, /*sync=*/true));
   return next;
+}
+
+namespace {
+// group \0 topic \0 partition(u32). Group ids and topic names never contain NUL (validated).
+std::string GroupOffsetKey(const std::string& group, const std::string& topic, int32_t p) {
+  std::string k = group;
+  k.push_back('\0');
+  k += topic;
+  k.push_back('\0');
+  PutU32(&k, static_cast<uint32_t>(p));
+  return k;
+}
+std::string GroupPrefix(const std::string& group) { return group + std::string(1, '\0'); }
+}  // namespace
+
+absl::Status MetaStore::PutGroupOffsets(const std::string& group,
+                                        const std::vector<CommittedOffset>& offsets) {
+  rocksdb::WriteBatch b;
+  for (const auto& o : offsets) {
+    std::string v;
+    PutU64(&v, static_cast<uint64_t>(o.offset));
+    PutU64(&v, static_cast<uint64_t>(o.commit_time_ms));
+    v += o.metadata;
+    b.Put(group_offsets_, GroupOffsetKey(group, o.topic, o.partition), v).PermitUncheckedError();
+  }
+  return Write(&b, /*wal=*/true, /*sync=*/true);
+}
+
+absl::StatusOr<std::vector<CommittedOffset>> MetaStore::GetGroupOffsets(
+    const std::string& group) const {
+  std::vector<CommittedOffset> out;
+  std::string prefix = GroupPrefix(group);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), group_offsets_));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    rocksdb::Slice rest = it->key();
+    rest.remove_prefix(prefix.size());
+    if (rest.size() < 5 || rest[rest.size() - 5] != '\0' || it->value().size() < 16) {
+      return CorruptIndex(it->key());
+    }
+    CommittedOffset o;
+    o.topic = std::string(rest.data(), rest.size() - 5);
+    o.partition = static_cast<int32_t>(GetU32(rest.data() + rest.size() - 4));
+    o.offset = static_cast<int64_t>(GetU64(it->value().data()));
+    o.commit_time_ms = static_cast<int64_t>(GetU64(it->value().data() + 8));
+    o.metadata = std::string(it->value().data() + 16, it->value().size() - 16);
+    out.push_back(std::move(o));
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), "read group offsets"));
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> MetaStore::ListOffsetGroups() const {
+  std::vector<std::string> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), group_offsets_));
+  it->SeekToFirst();
+  while (it->Valid()) {
+    rocksdb::Slice k = it->key();
+    size_t nul = std::string_view(k.data(), k.size()).find('\0');
+    if (nul == std::string_view::npos) return CorruptIndex(k);
+    std::string group(k.data(), nul);
+    out.push_back(group);
+    // Skip to the next group: the smallest key greater than every "group\0..." key.
+    std::string next = group;
+    next.push_back('\1');
+    it->Seek(next);
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), "list groups"));
+  return out;
+}
+
+absl::Status MetaStore::DeleteGroupOffsets(const std::string& group) {
+  rocksdb::WriteBatch b;
+  std::string lo = GroupPrefix(group);
+  std::string hi = group;
+  hi.push_back('\1');
+  b.DeleteRange(group_offsets_, lo, hi).PermitUncheckedError();
+  return Write(&b, /*wal=*/true, /*sync=*/true);
+}
+
+absl::Status MetaStore::DeleteTopicOffsets(const std::string& topic) {
+  ASSIGN_OR_RETURN(std::vector<std::string> groups, ListOffsetGroups());
+  rocksdb::WriteBatch b;
+  for (const auto& g : groups) {
+    std::string lo = GroupPrefix(g) + topic + std::string(1, '\0');
+    std::string hi = GroupPrefix(g) + topic + std::string(1, '\1');
+    b.DeleteRange(group_offsets_, lo, hi).PermitUncheckedError();
+  }
+  if (b.Count() == 0) return absl::OkStatus();
+  return Write(&b, /*wal=*/true, /*sync=*/true);
 }
 
 }  // namespace sluice::storage

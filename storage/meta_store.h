@@ -1,7 +1,7 @@
 #pragma once
 // MetaStore: the one RocksDB of a data dir (data/meta/) holding the offset and time indexes, the
-// per-partition recovery checkpoints and log start offsets, closed-segment summaries and topic
-// records, each in its own column family (layouts in storage/index_format.h).
+// per-partition recovery checkpoints and log start offsets, closed-segment summaries, topic
+// records and committed group offsets, each in its own column family (layouts in storage/index_format.h).
 //
 // Thread-safe (RocksDB is); owned by LogManager and shared by its PartitionLogs. Index writes skip
 // the WAL (segments are the truth); metadata writes use it, and topic records are synced.
@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "proto/storage_meta.pb.h"
+#include "storage/group_offset_store.h"
 #include "storage/types.h"
 
 namespace rocksdb {
@@ -55,7 +56,7 @@ struct SegmentSummary {
   int64_t max_timestamp = -1;
 };
 
-class MetaStore {
+class MetaStore final : public GroupOffsetStore {
  public:
   static absl::StatusOr<std::unique_ptr<MetaStore>> Open(const std::string& dir);
   ~MetaStore();
@@ -105,6 +106,15 @@ class MetaStore {
   absl::StatusOr<std::vector<meta::TopicRecord>> ListTopics() const;
   absl::StatusOr<uint32_t> AllocateTopicId();
 
+  // ---- committed group offsets (WAL, synced) ----
+  absl::Status PutGroupOffsets(const std::string& group,
+                               const std::vector<CommittedOffset>& offsets) override;
+  absl::StatusOr<std::vector<CommittedOffset>> GetGroupOffsets(
+      const std::string& group) const override;
+  absl::StatusOr<std::vector<std::string>> ListOffsetGroups() const override;
+  absl::Status DeleteGroupOffsets(const std::string& group) override;
+  absl::Status DeleteTopicOffsets(const std::string& topic) override;
+
  private:
   MetaStore() = default;
   absl::Status Write(rocksdb::WriteBatch* b, bool wal, bool sync);
@@ -117,6 +127,7 @@ class MetaStore {
   rocksdb::ColumnFamilyHandle* times_ = nullptr;
   rocksdb::ColumnFamilyHandle* partitions_ = nullptr;
   rocksdb::ColumnFamilyHandle* topics_ = nullptr;
+  rocksdb::ColumnFamilyHandle* group_offsets_ = nullptr;
 };
 
 }  // namespace sluice::storage

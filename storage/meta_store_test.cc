@@ -100,3 +100,38 @@ TEST_F(MetaStoreTest, MetadataSurvivesReopen) {
 
 }  // namespace
 }  // namespace sluice::storage
+
+namespace sluice::storage {
+namespace {
+
+TEST_F(MetaStoreTest, GroupOffsetsAreDurableAndScopedByGroupAndTopic) {
+  std::vector<CommittedOffset> g1 = {{"orders", 0, 10, "m0", 1}, {"orders", 1, 20, "", 2},
+                                     {"orders-x", 0, 5, "", 3}};
+  ASSERT_THAT(meta_->PutGroupOffsets("g1", g1), IsOk());
+  ASSERT_THAT(meta_->PutGroupOffsets("g", {{"orders", 0, 99, "", 4}}), IsOk());
+  ASSERT_THAT(meta_->PutGroupOffsets("g1", {{"orders", 1, 21, "again", 5}}), IsOk());
+  ASSERT_THAT(meta_->Close(), IsOk());
+  auto m = MetaStore::Open(dir_.path());
+  ASSERT_THAT(m, IsOk());
+  auto got = (*m)->GetGroupOffsets("g1");
+  ASSERT_THAT(got, IsOk());
+  ASSERT_EQ(got->size(), 3u);
+  EXPECT_EQ((*got)[0].topic, "orders");
+  EXPECT_EQ((*got)[0].offset, 10);
+  EXPECT_EQ((*got)[0].metadata, "m0");
+  EXPECT_EQ((*got)[1].offset, 21);
+  EXPECT_EQ((*got)[1].metadata, "again");
+  EXPECT_EQ((*got)[2].topic, "orders-x");
+  EXPECT_EQ((*(*m)->GetGroupOffsets("g"))[0].offset, 99);  // "g" is not a prefix match of "g1"
+  EXPECT_EQ(*(*m)->ListOffsetGroups(), (std::vector<std::string>{"g", "g1"}));
+  ASSERT_THAT((*m)->DeleteTopicOffsets("orders"), IsOk());
+  got = (*m)->GetGroupOffsets("g1");
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ((*got)[0].topic, "orders-x");
+  EXPECT_TRUE((*m)->GetGroupOffsets("g")->empty());
+  ASSERT_THAT((*m)->DeleteGroupOffsets("g1"), IsOk());
+  EXPECT_TRUE((*m)->ListOffsetGroups()->empty());
+}
+
+}  // namespace
+}  // namespace sluice::storage
