@@ -126,7 +126,7 @@ for size, name, dsync in ((65536, "64 KiB", "DD_DSYNC64"), (1024, "1 KiB", "DD_D
         row("  ack latency p50 | p99", r, lambda r: r["ack_p50_us"], "us", fmt="{:.0f}",
             extra=lambda r: f" | {r['ack_p99_us']:.0f} us")
 r = find("BM_IndexLookup")
-entries = f"{r['entries'] / 1e6:.0f}M" if r and "entries" in r else "?"
+entries = f"{r['entries'] / 1e6:g}M" if r and "entries" in r else "?"
 row(f"index lookup median ({entries} entries)", r, lambda r: r["median_us"], "us",
     target=("<", 5), fmt="{:.2f}")
 row("  p99 | mean", r, lambda r: r["p99_us"], "us", fmt="{:.2f}",

@@ -268,30 +268,28 @@ struct GroupCommitRun {
   std::atomic<uint64_t> syncs{0};
   std::vector<std::vector<int64_t>> ack_ns;  // per thread; each thread writes only its own
 };
-GroupCommitRun* g_group_commit = nullptr;  // set by thread 0 before the timed loop starts
+// Created by thread 0 before the timed loop and destroyed by it after; the loop's start and end
+// are barriers, so the other threads only see it in between.
+std::unique_ptr<GroupCommitRun> g_group_commit;
 
 void BM_AppendGroupCommit(benchmark::State& state) {
-  static std::unique_ptr<GroupCommitRun> run;
   if (state.thread_index() == 0) {
-    run.reset();
-    g_group_commit = nullptr;
     auto bl = OpenBenchLog(FreshDir("group-commit"), NoSyncConfig(256 * kMiB));
     if (!bl.ok()) {
       SkipWithStatus(state, "open", bl.status());
     } else {
-      run = std::make_unique<GroupCommitRun>();
-      run->bl = *std::move(bl);
-      run->ack_ns.resize(static_cast<size_t>(state.threads()));
-      run->bl.manager->flusher().SetSyncObserver(
-          [r = run.get()](int64_t, const absl::Status&) { r->syncs.fetch_add(1); });
-      g_group_commit = run.get();
+      g_group_commit = std::make_unique<GroupCommitRun>();
+      GroupCommitRun* r = g_group_commit.get();
+      r->bl = *std::move(bl);
+      r->ack_ns.resize(static_cast<size_t>(state.threads()));
+      r->bl.manager->flusher().SetSyncObserver(
+          [r](int64_t, const absl::Status&) { r->syncs.fetch_add(1); });
     }
   }
   const std::string batch = MakeBatch(static_cast<size_t>(state.range(0)));
   std::vector<uint8_t> buf(batch.size());
-  // Threads other than 0 may look at g_group_commit only inside the loop: its start is a barrier.
   for (auto _ : state) {
-    GroupCommitRun* r = g_group_commit;
+    GroupCommitRun* r = g_group_commit.get();
     if (r == nullptr) {
       state.SkipWithError("no log (setup failed)");
       break;
@@ -316,20 +314,20 @@ void BM_AppendGroupCommit(benchmark::State& state) {
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * batch.size()));
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
-  // The loop's end is a barrier too: every thread is done with the log here.
-  if (state.thread_index() == 0 && run) {
+  // Every thread is done with the log here.
+  if (state.thread_index() == 0 && g_group_commit) {
+    GroupCommitRun* r = g_group_commit.get();
     std::vector<int64_t> all;
-    for (auto& v : run->ack_ns) all.insert(all.end(), v.begin(), v.end());
-    uint64_t syncs = run->syncs.load();
+    for (auto& v : r->ack_ns) all.insert(all.end(), v.begin(), v.end());
+    uint64_t syncs = r->syncs.load();
     // Set by thread 0 alone, so the framework's sum over threads is this value.
     state.counters["batches_per_sync"] =
         syncs > 0 ? static_cast<double>(all.size()) / static_cast<double>(syncs) : 0;
     state.counters["ack_p50_us"] = Percentile(all, 0.50) / 1e3;
     state.counters["ack_p99_us"] = Percentile(all, 0.99) / 1e3;
-    g_group_commit = nullptr;
-    run->bl.manager->Close().IgnoreError();
-    fs::remove_all(run->bl.data_dir);
-    run.reset();
+    r->bl.manager->Close().IgnoreError();  // stops the flusher, the observer's caller
+    fs::remove_all(r->bl.data_dir);
+    g_group_commit.reset();
   }
 }
 BENCHMARK(BM_AppendGroupCommit)
@@ -369,6 +367,9 @@ absl::StatusOr<IndexFixture*> GetIndexFixture() {
   {
     auto store = storage::MetaStore::Open(f->dir);
     if (!store.ok()) return store.status();
+    // One writer in offset order, as a partition appends: each memtable flush then covers its
+    // own key range and compaction has little to do. (Two writers on disjoint halves build no
+    // faster on two cores and leave overlapping L0 files that slow the lookups down.)
     const int64_t ts0 = WallClockMs();
     for (int64_t i = 0; i < f->entries; ++i) {
       storage::BatchIndexEntry e;

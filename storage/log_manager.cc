@@ -34,7 +34,7 @@ absl::StatusOr<std::unique_ptr<LogManager>> LogManager::Open(Options options) {
   std::error_code ec;
   fs::create_directories(lm->options_.data_dir, ec);
   if (ec) return ErrnoError(ec.value(), absl::StrCat("create ", lm->options_.data_dir));
-  ASSIGN_OR_RETURN(lm->meta_, MetaStore::Open(lm->options_.data_dir + "/meta"));
+  ASSIGN_OR_RETURN(lm->meta_, MetaStore::Open(lm->options_.data_dir + "/meta", lm->options_.meta));
   lm->flusher_ = std::make_unique<Flusher>(lm->options_.now_ms, lm->options_.flush_tick_ms);
   RETURN_IF_ERROR(lm->Recover());
   lm->retention_thread_ = std::thread([p = lm.get()] { p->RetentionLoop(); });

@@ -54,6 +54,7 @@ class LogManager {
     int64_t retention_check_interval_ms = 300000;  // log.retention.check.interval.ms
     int64_t flush_tick_ms = 10;
     int32_t max_partitions_per_topic = 10000;
+    MetaStore::Options meta;
   };
 
   static absl::StatusOr<std::unique_ptr<LogManager>> Open(Options options);

@@ -3,7 +3,9 @@
 #include <filesystem>
 
 #include <rocksdb/db.h>
+#include <rocksdb/cache.h>
 #include <rocksdb/options.h>
+#include <rocksdb/table.h>
 #include <rocksdb/slice.h>
 #include <rocksdb/write_batch.h>
 
@@ -85,7 +87,8 @@ std::string PartitionKey::Encode() const {
   return k;
 }
 
-absl::StatusOr<std::unique_ptr<MetaStore>> MetaStore::Open(const std::string& dir) {
+absl::StatusOr<std::unique_ptr<MetaStore>> MetaStore::Open(const std::string& dir,
+                                                          const Options& options_in) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return ErrnoError(ec.value(), absl::StrCat("create ", dir));
@@ -98,10 +101,19 @@ absl::StatusOr<std::unique_ptr<MetaStore>> MetaStore::Open(const std::string& di
   // crash can lose (and recovery must rebuild).
   rocksdb::ColumnFamilyOptions cf_options(options);
   cf_options.write_buffer_size = 32 << 20;
+  // The index column families are read at random by fetches: give them a block cache sized for
+  // the index (capacity is only used as blocks are read) and cheap LZ4 blocks. With the 8 MiB
+  // default a 10 M-entry index misses the cache on nearly every lookup (bench/storage.sh).
+  rocksdb::ColumnFamilyOptions index_options(cf_options);
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options_in.index_cache_bytes);
+  table.cache_index_and_filter_blocks = false;  // keep SST index blocks pinned in memory
+  index_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  index_options.compression = rocksdb::kLZ4Compression;
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
       {rocksdb::kDefaultColumnFamilyName, cf_options},
-      {"offset_index", cf_options},
-      {"time_index", cf_options},
+      {"offset_index", index_options},
+      {"time_index", index_options},
       {"partitions", cf_options},
       {"topics", cf_options},
       {"group_offsets", cf_options},

@@ -58,7 +58,15 @@ struct SegmentSummary {
 
 class MetaStore final : public GroupOffsetStore {
  public:
-  static absl::StatusOr<std::unique_ptr<MetaStore>> Open(const std::string& dir);
+  struct Options {
+    // Block cache of the offset and time indexes (an upper bound; used as blocks are read).
+    size_t index_cache_bytes = size_t{1} << 30;
+  };
+  static absl::StatusOr<std::unique_ptr<MetaStore>> Open(const std::string& dir,
+                                                         const Options& options);
+  static absl::StatusOr<std::unique_ptr<MetaStore>> Open(const std::string& dir) {
+    return Open(dir, Options{});
+  }
   ~MetaStore();
   MetaStore(const MetaStore&) = delete;
   MetaStore& operator=(const MetaStore&) = delete;
