@@ -2,8 +2,11 @@
 # Developer entry point: setup | build | test | run.
 #   tools/dev.sh setup   apt-installs the Debian packages the build and tests need (only missing ones)
 #   tools/dev.sh build   configures (once) and builds build/ incrementally (RelWithDebInfo)
-#   tools/dev.sh test    setup + build + every test with ctest, then the storage tests under ASan+UBSan
-#   tools/dev.sh run     setup + build + start the storage demo on ./data
+#   tools/dev.sh test    setup + build + every test with ctest, then the storage and group
+#                        coordinator tests under ASan+UBSan
+#   tools/dev.sh run     setup + build + start sluiced on the defaults (./data, Kafka address
+#                        127.0.0.1:9092, native 127.0.0.1:9192, HTTP 127.0.0.1:9644); extra
+#                        arguments go to sluiced
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,22 +48,22 @@ test_all() {
   setup
   build
   (cd build && ctest --output-on-failure -j "$JOBS" --timeout 600)
-  # The storage tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+  # The storage and group-coordinator tests again under AddressSanitizer + UBSan.
   configure build-asan Sanitize
-  cmake --build build-asan -j "$JOBS" --target storage_tests
-  (cd build-asan && ctest --output-on-failure -j "$JOBS" --timeout 900 -L storage)
+  cmake --build build-asan -j "$JOBS" --target storage_tests group_coordinator_test
+  (cd build-asan && ctest --output-on-failure -j "$JOBS" --timeout 900 -L 'storage|broker')
 }
 
 run() {
   setup
   build
-  exec build/bin/sluice-log demo --data-dir ./data
+  exec build/bin/sluiced "$@"
 }
 
 case "${1:-}" in
   setup) setup ;;
   build) setup; build ;;
   test) test_all ;;
-  run) run ;;
+  run) shift; run "$@" ;;
   *) echo "usage: tools/dev.sh setup|build|test|run" >&2; exit 2 ;;
 esac

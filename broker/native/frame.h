@@ -1,0 +1,22 @@
+#pragma once
+// Frame-level checks and encoding for the broker side of the native protocol (the byte layout
+// itself is in proto/native_frame.h). Everything here is pure: no I/O, any thread.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "proto/native.pb.h"
+
+namespace sluice::broker::native {
+
+// Checks that the payload matches what the header says: a Produce's partition sizes must add up
+// to exactly `payload_size`; every other request carries no payload. Returns the reason if not
+// (the connection is then closed: the stream can no longer be trusted).
+std::optional<std::string> CheckRequestPayload(const ::sluice::native::RequestHeader& h,
+                                               uint64_t payload_size);
+
+// The frame prefix and serialized header of a response carrying `payload_size` raw bytes after it.
+std::string EncodeResponseHead(const ::sluice::native::ResponseHeader& h, uint64_t payload_size);
+
+}  // namespace sluice::broker::native

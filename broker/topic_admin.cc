@@ -1,0 +1,72 @@
+#include "broker/topic_admin.h"
+
+#include "absl/strings/str_cat.h"
+#include "asio/co_spawn.hpp"
+#include "asio/use_awaitable.hpp"
+#include "spdlog/spdlog.h"
+#include "storage/errors.h"
+
+namespace sluice::broker {
+
+using storage::StorageErrc;
+
+TopicAdmin::TopicAdmin(storage::LogManager& logs, const BrokerConfig& config)
+    : logs_(logs), config_(config) {}
+
+TopicAdmin::~TopicAdmin() { Stop(); }
+
+void TopicAdmin::Stop() { pool_.join(); }
+
+asio::awaitable<absl::Status> TopicAdmin::Create(std::string name, int32_t partitions,
+                                                 storage::meta::TopicConfig overrides,
+                                                 bool validate_only) {
+  if (partitions <= 0) partitions = config_.num_partitions;
+  if (validate_only) {
+    absl::Status s = storage::LogManager::ValidateTopicName(name);
+    if (!s.ok()) co_return s;
+    if (logs_.DescribeTopic(name).ok()) {
+      co_return storage::StorageError(StorageErrc::kTopicExists,
+                                      absl::StrCat("topic '", name, "' already exists"));
+    }
+    co_return absl::OkStatus();
+  }
+  co_return co_await asio::co_spawn(pool_.get_executor(),
+                                    RunCreate(std::move(name), partitions, std::move(overrides)),
+                                    asio::use_awaitable);
+}
+
+asio::awaitable<absl::Status> TopicAdmin::Delete(std::string name) {
+  co_return co_await asio::co_spawn(pool_.get_executor(), RunDelete(std::move(name)),
+                                    asio::use_awaitable);
+}
+
+asio::awaitable<absl::Status> TopicAdmin::RunCreate(std::string name, int32_t partitions,
+                                                    storage::meta::TopicConfig overrides) {
+  co_return logs_.CreateTopic(name, partitions, overrides);
+}
+
+asio::awaitable<absl::Status> TopicAdmin::RunDelete(std::string name) {
+  co_return logs_.DeleteTopic(name);
+}
+
+asio::awaitable<absl::Status> TopicAdmin::AutoCreate(std::string name) {
+  if (logs_.DescribeTopic(name).ok()) co_return absl::OkStatus();
+  absl::Status s = co_await Create(name, config_.num_partitions, {}, false);
+  if (s.ok()) {
+    spdlog::info("auto-created topic '{}' with {} partitions", name, config_.num_partitions);
+  }
+  if (storage::StorageErrcOf(s) == StorageErrc::kTopicExists) co_return absl::OkStatus();
+  co_return s;
+}
+
+asio::awaitable<absl::StatusOr<std::shared_ptr<storage::PartitionLog>>> TopicAdmin::Partition(
+    const std::string& topic, int32_t partition, bool auto_create) {
+  auto log = logs_.GetPartition(topic, PartitionId(partition));
+  if (log.ok() || !auto_create || !config_.auto_create_topics) co_return log;
+  if (logs_.DescribeTopic(topic).ok()) co_return log;  // the topic exists; the partition does not
+  absl::Status s = co_await AutoCreate(topic);
+  if (!s.ok()) co_return s;
+  co_return logs_.GetPartition(topic, PartitionId(partition));
+}
+
+}  // namespace sluice::broker
