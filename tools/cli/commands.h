@@ -9,5 +9,8 @@ namespace sluice::cli {
 
 void AddProduceCommand(CLI::App& app, const GlobalOptions& global, int* exit_code);
 void AddPerfCommand(CLI::App& app, const GlobalOptions& global, int* exit_code);
+void AddTopicCommand(CLI::App& app, const GlobalOptions& global, int* exit_code);
+void AddGroupCommand(CLI::App& app, const GlobalOptions& global, int* exit_code);
+void AddConsumeCommand(CLI::App& app, const GlobalOptions& global, int* exit_code);
 
 }  // namespace sluice::cli

@@ -13,7 +13,10 @@ int main(int argc, char** argv) {
   app.add_option("--request-timeout-ms", global.request_timeout_ms, "Per-request timeout")
       ->capture_default_str();
   int exit_code = sluice::cli::kExitOk;
+  sluice::cli::AddTopicCommand(app, global, &exit_code);
   sluice::cli::AddProduceCommand(app, global, &exit_code);
+  sluice::cli::AddConsumeCommand(app, global, &exit_code);
+  sluice::cli::AddGroupCommand(app, global, &exit_code);
   sluice::cli::AddPerfCommand(app, global, &exit_code);
   try {
     app.parse(argc, argv);
