@@ -5,7 +5,10 @@
 #include <mutex>
 #include <thread>
 
+#include <unistd.h>
+
 #include "absl/strings/str_format.h"
+#include "sluice/consumer.h"
 #include "sluice/producer.h"
 #include "tools/cli/commands.h"
 
@@ -120,6 +123,80 @@ int RunPerfProduce(const GlobalOptions& global, const PerfProduceOpts& o) {
   return kExitOk;
 }
 
+struct PerfConsumeOpts {
+  std::string topic;
+  std::string group;
+  int64_t num_records = 100000;
+  int64_t timeout_ms = 30000;  // give up after this long without a record
+  bool json = false;
+};
+
+// Reads num_records from the start of the topic (a fresh group unless --group is given) and
+// reports throughput, plus end-to-end latency (now - record timestamp) for records produced
+// while it runs.
+int RunPerfConsume(const GlobalOptions& global, const PerfConsumeOpts& o) {
+  ConsumerConfig config;
+  ApplyGlobal(global, &config);
+  config.group_id = o.group.empty() ? absl::StrFormat("sluice-perf-%d", ::getpid()) : o.group;
+  config.auto_offset_reset = AutoOffsetReset::kEarliest;
+  config.enable_auto_commit = false;
+  auto consumer = Consumer::Create(config);
+  if (!consumer.ok()) return Fail("consumer", consumer.status());
+  absl::Status s = (*consumer)->Subscribe({o.topic});
+  if (!s.ok()) return Fail("subscribe", s);
+  std::vector<int64_t> e2e_us;
+  int64_t records = 0, bytes = 0;
+  const auto start = Clock::now();
+  const int64_t start_wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count();
+  auto last = start;
+  while (records < o.num_records) {
+    auto batch = (*consumer)->Poll(std::chrono::milliseconds(200));
+    auto now = Clock::now();
+    if (!batch.ok()) return Fail("poll", batch.status());
+    if (batch->empty()) {
+      if (now - last > std::chrono::milliseconds(o.timeout_ms)) break;
+      continue;
+    }
+    last = now;
+    const int64_t wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+    for (const auto& r : *batch) {
+      ++records;
+      bytes += static_cast<int64_t>(r.value ? r.value->size() : 0) +
+               static_cast<int64_t>(r.key ? r.key->size() : 0);
+      int64_t age_ms = wall_ms - r.timestamp_ms;
+      if (r.timestamp_ms >= start_wall_ms && age_ms >= 0 && e2e_us.size() < 10'000'000) {
+        e2e_us.push_back(age_ms * 1000);
+      }
+    }
+  }
+  const double secs = std::chrono::duration<double>(last - start).count();
+  (*consumer)->Close().IgnoreError();
+  LatencyStats lat = Summarize(e2e_us);
+  const double rps = secs > 0 ? double(records) / secs : 0;
+  const double mbps = secs > 0 ? double(bytes) / secs / 1e6 : 0;
+  if (o.json) {
+    std::cout << absl::StrFormat(
+        "{\"records\":%d,\"seconds\":%.3f,\"records_per_sec\":%.1f,\"mb_per_sec\":%.2f,"
+        "\"e2e_latency_ms\":{\"samples\":%d,\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f}}\n",
+        records, secs, rps, mbps, e2e_us.size(), lat.p50_ms, lat.p99_ms, lat.max_ms);
+  } else {
+    std::cout << absl::StrFormat(
+        "%d records consumed in %.2f s: %.1f records/s (%.2f MB/s); end-to-end latency of %d "
+        "records produced meanwhile: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+        records, secs, rps, mbps, e2e_us.size(), lat.p50_ms, lat.p99_ms, lat.max_ms);
+  }
+  if (records < o.num_records) {
+    std::cerr << "sluice: only " << records << " of " << o.num_records << " records within "
+              << o.timeout_ms << " ms of the last one\n";
+    return kExitFailed;
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 void AddPerfCommand(CLI::App& app, const GlobalOptions& global, int* exit_code) {
@@ -143,6 +220,17 @@ void AddPerfCommand(CLI::App& app, const GlobalOptions& global, int* exit_code) 
       ->capture_default_str();
   p->add_flag("--json", o->json, "Print one JSON object instead of a sentence");
   p->callback([&global, o, exit_code] { *exit_code = RunPerfProduce(global, *o); });
+
+  auto c = std::make_shared<PerfConsumeOpts>();
+  auto* pc = perf->add_subcommand("consume", "Consume records from the start; report throughput");
+  pc->add_option("topic", c->topic, "Topic")->required();
+  pc->add_option("--num-records", c->num_records, "Records to read")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  pc->add_option("--group", c->group, "Group id (default: a fresh one)");
+  pc->add_option("--timeout-ms", c->timeout_ms, "Stop after this long without a record")
+      ->capture_default_str();
+  pc->add_flag("--json", c->json, "Print one JSON object instead of a sentence");
+  pc->callback([&global, c, exit_code] { *exit_code = RunPerfConsume(global, *c); });
 }
 
 }  // namespace sluice::cli
