@@ -827,55 +827,5 @@ TEST_F(BrokerNativeTest, ConfigFileAndBadFlags) {
   EXPECT_EQ(f.header.metadata().brokers(0).node_id(), 7);
 }
 
-// Throughput sanity check, run on demand: SLUICE_BENCH=1 ctest -R Throughput.
-TEST_F(BrokerNativeTest, ThroughputSanity) {
-  if (!std::getenv("SLUICE_BENCH")) GTEST_SKIP() << "set SLUICE_BENCH=1 to run";
-  StartBroker({"--log-level", "info"});
-  auto c = Connect();
-  ASSERT_EQ(CreateTopic(*c, "bench", 1), pb::NONE);
-  std::string batch = MakeBatch(250, 1, "bench");  // ~20 KiB
-  std::string payload;
-  pb::RequestHeader req =
-      ProduceReq("bench", 0, 1, {batch, batch, batch, batch, batch, batch, batch, batch}, &payload);
-  const int kRequests = 800, kWindow = 16;
-  double secs = 0;
-  for (int32_t acks : {1, -1}) {
-    req.mutable_produce()->set_acks(acks);
-    auto t0 = Clock::now();
-    int sent = 0, got = 0;
-    while (got < kRequests) {
-      while (sent < kRequests && sent - got < kWindow) {
-        c->Send(req, payload);
-        ++sent;
-      }
-      ASSERT_TRUE(c->Read().has_value());
-      ++got;
-    }
-    secs = std::chrono::duration<double>(Clock::now() - t0).count();
-    double mib = double(payload.size()) * kRequests / (1 << 20);
-    std::printf("produce acks=%d, 16 in flight: %.0f MiB in %.2f s = %.0f MiB/s, %.0f records/s\n",
-                acks, mib, secs, mib / secs, 2000.0 * kRequests / secs);
-  }
-  int64_t end = ListOffset(*c, "bench", -1).offset();
-  auto t0 = Clock::now();
-  uint64_t bytes = 0;
-  for (int64_t off = 0; off < end;) {
-    pb::RequestHeader fr = FetchReq("bench", 0, off);
-    fr.mutable_fetch()->mutable_partitions(0)->set_max_bytes(8 << 20);
-    Frame f = c->Call(fr);
-    ASSERT_FALSE(f.payload.empty());
-    bytes += f.payload.size();
-    for (size_t at = 0; at < f.payload.size();) {
-      auto v = storage::RecordBatchView::Parse(storage::AsBytes(f.payload).subspan(at));
-      ASSERT_TRUE(v.ok());
-      off = v->last_offset().value() + 1;
-      at += v->size_bytes();
-    }
-  }
-  secs = std::chrono::duration<double>(Clock::now() - t0).count();
-  std::printf("fetch (sendfile): %.0f MiB in %.2f s = %.0f MiB/s\n", double(bytes) / (1 << 20),
-              secs, double(bytes) / (1 << 20) / secs);
-}
-
 }  // namespace
 }  // namespace sluice
