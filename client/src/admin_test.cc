@@ -132,13 +132,8 @@ TEST_F(AdminTest, DescribesGroupsWithAssignmentsCommittedOffsetsAndLag) {
 }
 
 TEST_F(AdminTest, UnreachableBrokerFailsWithinTheRequestTimeout) {
-  uint16_t port;
-  {
-    asio::io_context tmp;
-    asio::ip::tcp::acceptor a(tmp, {asio::ip::make_address("127.0.0.1"), 0});
-    port = a.local_endpoint().port();
-  }
-  auto admin = Make("127.0.0.1:" + std::to_string(port));
+  client::testing::RefusingPort refusing;
+  auto admin = Make("127.0.0.1:" + std::to_string(refusing.port()));
   const auto start = std::chrono::steady_clock::now();
   EXPECT_THAT(admin->ListTopics(), StatusIs(absl::StatusCode::kDeadlineExceeded));
   EXPECT_LT(std::chrono::steady_clock::now() - start, 4s);

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "asio/experimental/as_tuple.hpp"
@@ -181,18 +183,31 @@ asio::awaitable<absl::Status> Connection::Connect() {
       last = hp.status();
       continue;
     }
-    asio::ip::tcp::resolver resolver(executor_);
     asio::steady_timer timer(executor_, options_.connect_timeout);
-    auto resolved = co_await (resolver.async_resolve(hp->first, hp->second, kUseTuple) ||
-                              timer.async_wait(kUseTuple));
-    if (resolved.index() == 1) {
-      last = absl::UnavailableError(absl::StrCat("resolving ", address, " timed out"));
-      continue;
-    }
-    auto [rec, endpoints] = std::get<0>(std::move(resolved));
-    if (rec) {
-      last = absl::UnavailableError(absl::StrCat("resolving ", address, ": ", rec.message()));
-      continue;
+    // A numeric address needs no getaddrinfo (which runs on a helper thread and can stall when
+    // name services are unreachable); names go through the resolver, bounded by the timeout.
+    std::vector<asio::ip::tcp::endpoint> endpoints;
+    asio::error_code parse_ec;
+    const asio::ip::address ip = asio::ip::make_address(hp->first, parse_ec);
+    uint32_t numeric_port = 0;
+    const bool numeric = !parse_ec && absl::SimpleAtoi(hp->second, &numeric_port) &&
+                         numeric_port != 0 && numeric_port <= 65535;
+    if (numeric) {
+      endpoints.emplace_back(ip, static_cast<uint16_t>(numeric_port));
+    } else {
+      asio::ip::tcp::resolver resolver(executor_);
+      auto resolved = co_await (resolver.async_resolve(hp->first, hp->second, kUseTuple) ||
+                                timer.async_wait(kUseTuple));
+      if (resolved.index() == 1) {
+        last = absl::UnavailableError(absl::StrCat("resolving ", address, " timed out"));
+        continue;
+      }
+      auto [rec, results] = std::get<0>(std::move(resolved));
+      if (rec) {
+        last = absl::UnavailableError(absl::StrCat("resolving ", address, ": ", rec.message()));
+        continue;
+      }
+      for (const auto& entry : results) endpoints.push_back(entry.endpoint());
     }
     socket_ = asio::ip::tcp::socket(executor_);
     auto connected = co_await (asio::async_connect(socket_, endpoints, kUseTuple) ||

@@ -13,6 +13,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::FakeBroker;
+using testing::RefusingPort;
 using testing::IsOk;
 using testing::StatusIs;
 using testing::WaitUntil;
@@ -118,13 +119,8 @@ TEST_F(ConnectionTest, UnansweredRequestTimesOutAndTheSessionIsReplaced) {
 }
 
 TEST_F(ConnectionTest, RefusedConnectionFailsTheRequestAtItsDeadline) {
-  uint16_t port;
-  {
-    asio::io_context tmp;
-    asio::ip::tcp::acceptor a(tmp, {asio::ip::make_address("127.0.0.1"), 0});
-    port = a.local_endpoint().port();
-  }  // closed: connections to it are refused
-  auto c = Connect({"127.0.0.1:" + std::to_string(port)});
+  RefusingPort refusing;
+  auto c = Connect({"127.0.0.1:" + std::to_string(refusing.port())});
   const auto start = Clock::now();
   auto r = io_.Await(CallMetadata(c, 300ms), 10s);
   EXPECT_THAT(r, StatusIs(absl::StatusCode::kDeadlineExceeded));
@@ -134,13 +130,8 @@ TEST_F(ConnectionTest, RefusedConnectionFailsTheRequestAtItsDeadline) {
 }
 
 TEST_F(ConnectionTest, FallsBackToTheNextBootstrapAddress) {
-  uint16_t dead_port;
-  {
-    asio::io_context tmp;
-    asio::ip::tcp::acceptor a(tmp, {asio::ip::make_address("127.0.0.1"), 0});
-    dead_port = a.local_endpoint().port();
-  }
-  auto c = Connect({"127.0.0.1:" + std::to_string(dead_port), broker_.address()});
+  RefusingPort refusing;
+  auto c = Connect({"127.0.0.1:" + std::to_string(refusing.port()), broker_.address()});
   EXPECT_THAT(io_.Await(CallMetadata(c, 5s), 10s), IsOk());
 }
 

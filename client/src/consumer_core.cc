@@ -101,13 +101,16 @@ void ConsumerCore::OnFatalError(absl::Status status) {
 asio::awaitable<void> ConsumerCore::OnRevoke(bool generation_valid) {
   auto self = shared_from_this();
   if (state_.empty()) co_return;
+  // Freeze first: Poll must not hand out records of the revoked partitions while the commit below
+  // is in flight, or their positions would move past what gets committed and the next owner would
+  // read them again. SetAssignment() at the end thaws the (then empty) state.
+  state_.set_frozen(true);
   if (config_.enable_auto_commit && generation_valid) {
     if (absl::Status s = co_await group_->Commit(state_.Positions()); !s.ok()) {
       spdlog::warn("sluice consumer: commit before rebalance failed: {}", s.message());
     }
   }
   if (report_rebalances_) {
-    state_.set_frozen(true);
     ConsumerEvent e;
     e.kind = ConsumerEvent::Kind::kRevoked;
     e.partitions = state_.Assignment();

@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "asio.hpp"
 
 namespace sluice::client::testing {
 
@@ -50,5 +51,22 @@ template <typename T>
 bool Ready(const std::future<T>& f, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
   return f.wait_for(timeout) == std::future_status::ready;
 }
+
+// A loopback port that refuses connections for as long as this object lives: the socket is bound
+// but never listens. Holding the binding keeps the port from being handed out as an ephemeral
+// port meanwhile, either to another test's listener or to our own connect() (a TCP self-connect
+// would "succeed" and echo our request back as if it were the response).
+class RefusingPort {
+ public:
+  RefusingPort() : socket_(io_) {
+    socket_.open(asio::ip::tcp::v4());
+    socket_.bind({asio::ip::make_address("127.0.0.1"), 0});
+  }
+  uint16_t port() const { return socket_.local_endpoint().port(); }
+
+ private:
+  asio::io_context io_;
+  asio::ip::tcp::socket socket_;
+};
 
 }  // namespace sluice::client::testing

@@ -43,6 +43,8 @@ struct Opts {
   int64_t timeout_ms = -1;
   std::string format = "value";
   std::string key_separator = "\t";
+  int64_t session_timeout_ms = 45000;     // Kafka's session.timeout.ms default
+  int64_t heartbeat_interval_ms = 3000;  // Kafka's heartbeat.interval.ms default
 };
 
 void Print(const ConsumerRecord& r, const Opts& o) {
@@ -73,6 +75,8 @@ int Run(const GlobalOptions& g, const Opts& o) {
   // Commits are explicit: exactly the records printed, so a consumer killed or stopped by
   // --max-messages never commits past what it showed.
   config.enable_auto_commit = false;
+  config.session_timeout = std::chrono::milliseconds(o.session_timeout_ms);
+  config.heartbeat_interval = std::chrono::milliseconds(o.heartbeat_interval_ms);
   auto consumer = Consumer::Create(config);
   if (!consumer.ok()) return Fail("consumer", consumer.status());
   absl::Status s = (*consumer)->Subscribe({o.topic});
@@ -131,6 +135,15 @@ void AddConsumeCommand(CLI::App& app, const GlobalOptions& global, int* exit_cod
       ->check(CLI::IsMember({"value", "kv", "json"}))
       ->capture_default_str();
   cmd->add_option("--key-separator", o->key_separator, "Separator for --format kv");
+  cmd->add_option("--session-timeout-ms", o->session_timeout_ms,
+                  "Group session timeout: a member silent this long is removed and its "
+                  "partitions reassigned")
+      ->check(CLI::Range(int64_t{1}, int64_t{3600000}))
+      ->capture_default_str();
+  cmd->add_option("--heartbeat-interval-ms", o->heartbeat_interval_ms,
+                  "Heartbeat interval (keep it well below the session timeout)")
+      ->check(CLI::Range(int64_t{1}, int64_t{3600000}))
+      ->capture_default_str();
   cmd->callback([&global, o, exit_code] { *exit_code = Run(global, *o); });
 }
 
