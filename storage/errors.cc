@@ -29,6 +29,8 @@ absl::StatusCode CodeFor(StorageErrc e) {
     case StorageErrc::kDiskFull:
       return absl::StatusCode::kResourceExhausted;
     case StorageErrc::kFenced:
+    case StorageErrc::kOutOfOrderSequence:
+    case StorageErrc::kInvalidProducerEpoch:
       return absl::StatusCode::kFailedPrecondition;
   }
   return absl::StatusCode::kInternal;
@@ -65,6 +67,8 @@ std::string_view StorageErrcName(StorageErrc errc) {
     case StorageErrc::kDiskFull: return "disk_full";
     case StorageErrc::kFenced: return "fenced";
     case StorageErrc::kShuttingDown: return "shutting_down";
+    case StorageErrc::kOutOfOrderSequence: return "out_of_order_sequence";
+    case StorageErrc::kInvalidProducerEpoch: return "invalid_producer_epoch";
   }
   return "unknown";
 }

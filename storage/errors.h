@@ -21,6 +21,9 @@ enum class StorageErrc {
   kDiskFull,           // ENOSPC (ResourceExhausted)
   kFenced,             // an earlier sync/write failure fenced the partition (FailedPrecondition)
   kShuttingDown,       // the log manager is closing (Unavailable)
+  // Idempotent producers (storage/producer_state.h), both FailedPrecondition:
+  kOutOfOrderSequence,    // sequence does not follow the producer's last (Kafka's code 45)
+  kInvalidProducerEpoch,  // epoch older than the producer's current one: fenced (Kafka's 47)
 };
 
 absl::Status StorageError(StorageErrc errc, std::string_view message);

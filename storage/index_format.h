@@ -15,8 +15,15 @@
 //                      PartitionKey | 'l' -> log_start_offset
 //                      PartitionKey | 's' | segment_base -> closed segment summary:
 //                                             size (u64) | max_timestamp (i64)
+//                      PartitionKey | 'p' -> producer state snapshot, written in the same write
+//                                            batch as the checkpoint 'c' (producer_state.cc):
+//                        format (u8 = 1) | as_of offset (u64) | producer count (u32) | per
+//                        producer: producer_id (i64) | epoch (i16) | last_append_ms (i64) |
+//                        batch count n (u8, 1..5) | n x { first_seq (i32) | last_seq (i32) |
+//                        base_offset (i64) | last_offset (i64) | max_timestamp (i64) }
 //   cf "topics":       topic name -> TopicRecord (proto/storage_meta.proto);
 //                      "\0next_topic_id" -> u32
+//   cf "default":      "next_producer_id" -> u64, the first producer id not yet reserved
 //
 // The offset and time indexes are written without RocksDB's WAL: the segments are the truth and
 // recovery rebuilds whatever index tail a crash lost. Everything else is written with the WAL.

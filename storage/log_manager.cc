@@ -35,6 +35,7 @@ absl::StatusOr<std::unique_ptr<LogManager>> LogManager::Open(Options options) {
   fs::create_directories(lm->options_.data_dir, ec);
   if (ec) return ErrnoError(ec.value(), absl::StrCat("create ", lm->options_.data_dir));
   ASSIGN_OR_RETURN(lm->meta_, MetaStore::Open(lm->options_.data_dir + "/meta", lm->options_.meta));
+  lm->producer_ids_ = std::make_unique<ProducerIdAllocator>(lm->meta_.get());
   lm->flusher_ = std::make_unique<Flusher>(lm->options_.now_ms, lm->options_.flush_tick_ms);
   RETURN_IF_ERROR(lm->Recover());
   lm->retention_thread_ = std::thread([p = lm.get()] { p->RetentionLoop(); });
@@ -109,6 +110,7 @@ absl::StatusOr<std::shared_ptr<PartitionLog>> LogManager::OpenPartition(const me
   o.files = options_.files;
   o.config = c;
   o.now_ms = options_.now_ms;
+  o.producer_id_expiration_ms = options_.producer_id_expiration_ms;
   Flusher* f = flusher_.get();
   o.request_flush = [f] { f->Request(); };
   ASSIGN_OR_RETURN(auto log, PartitionLog::Open(std::move(o)));
@@ -214,6 +216,13 @@ absl::Status LogManager::CreateTopic(const std::string& name, int32_t partitions
   topics_.emplace(name, std::move(topic));
   spdlog::info("created topic '{}' with {} partitions (id {})", name, partitions, id);
   return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> LogManager::AllocateProducerId() {
+  // Under mu_ so Close() cannot close the MetaStore underneath a block reservation.
+  std::lock_guard l(mu_);
+  if (closed_) return StorageError(StorageErrc::kShuttingDown, "log manager closed");
+  return producer_ids_->Allocate();
 }
 
 absl::Status LogManager::DeleteTopic(const std::string& name) {

@@ -16,6 +16,7 @@
 //   auto log = (*lm)->GetPartition("events", PartitionId(0));
 //   auto r = (*log)->Append(batch_bytes);        // RecordBatch v2 from a producer
 //   (*log)->AwaitDurable(r->last_offset, [](absl::Status s) { /* ack */ });
+//   auto producer_id = (*lm)->AllocateProducerId();   // InitProducerId
 
 #include <functional>
 #include <map>
@@ -33,6 +34,7 @@
 #include "storage/log_config.h"
 #include "storage/meta_store.h"
 #include "storage/partition_log.h"
+#include "storage/producer_id_allocator.h"
 
 namespace sluice::storage {
 
@@ -54,6 +56,8 @@ class LogManager {
     int64_t retention_check_interval_ms = 300000;  // log.retention.check.interval.ms
     int64_t flush_tick_ms = 10;
     int32_t max_partitions_per_topic = 10000;
+    // Idle idempotent producers are forgotten after this (Kafka's producer.id.expiration.ms).
+    int64_t producer_id_expiration_ms = ProducerStateTable::kDefaultExpirationMs;
     MetaStore::Options meta;
   };
 
@@ -81,6 +85,11 @@ class LogManager {
   absl::StatusOr<std::shared_ptr<PartitionLog>> GetPartition(const std::string& topic,
                                                              PartitionId p) const;
 
+  // A new idempotent producer id (Kafka's InitProducerId), unique for the life of the data dir
+  // across restarts and crashes. Most calls touch no disk; one in
+  // ProducerIdAllocator::kDefaultBlockSize does a synced RocksDB write.
+  absl::StatusOr<int64_t> AllocateProducerId();
+
   // Runs retention on every partition now; returns the number of segments deleted.
   absl::StatusOr<int> ApplyRetention();
   Flusher& flusher() { return *flusher_; }
@@ -106,6 +115,7 @@ class LogManager {
 
   Options options_;
   std::unique_ptr<MetaStore> meta_;
+  std::unique_ptr<ProducerIdAllocator> producer_ids_;
   std::unique_ptr<Flusher> flusher_;
   mutable std::mutex mu_;
   std::map<std::string, Topic> topics_;

@@ -1,6 +1,7 @@
 #include "storage/meta_store.h"
 
 #include <filesystem>
+#include <limits>
 
 #include <rocksdb/db.h>
 #include <rocksdb/cache.h>
@@ -29,6 +30,8 @@ absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
 
 constexpr char kNextTopicIdKey[] = "\0next_topic_id";
 const std::string kNextTopicId(kNextTopicIdKey, sizeof(kNextTopicIdKey) - 1);
+// Default column family: the first producer id not yet reserved.
+const std::string kNextProducerId = "next_producer_id";
 
 std::string OffsetKey(const PartitionKey& pk, Offset o) {
   std::string k = pk.Encode();
@@ -299,14 +302,29 @@ std::string SegmentSummaryKey(const PartitionKey& pk, Offset base) {
 }
 }  // namespace
 
-absl::Status MetaStore::PutCheckpoint(const PartitionKey& pk, const Checkpoint& c, bool sync) {
+absl::Status MetaStore::PutCheckpoint(const PartitionKey& pk, const Checkpoint& c, bool sync,
+                                     std::optional<std::string_view> producer_snapshot) {
   std::string v;
   PutU64(&v, static_cast<uint64_t>(c.segment_base.value()));
   PutU64(&v, c.position);
   PutU64(&v, static_cast<uint64_t>(c.next_offset.value()));
   rocksdb::WriteBatch b;
   b.Put(partitions_, PartitionMetaKey(pk, 'c'), v).PermitUncheckedError();
+  if (producer_snapshot) {
+    b.Put(partitions_, PartitionMetaKey(pk, 'p'),
+          rocksdb::Slice(producer_snapshot->data(), producer_snapshot->size()))
+        .PermitUncheckedError();
+  }
   return Write(&b, /*wal=*/true, sync);
+}
+
+absl::StatusOr<std::optional<std::string>> MetaStore::GetProducerSnapshot(
+    const PartitionKey& pk) const {
+  std::string v;
+  auto s = db_->Get(rocksdb::ReadOptions(), partitions_, PartitionMetaKey(pk, 'p'), &v);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  RETURN_IF_ERROR(FromRocks(s, "read producer state snapshot"));
+  return std::optional<std::string>(std::move(v));
 }
 
 absl::StatusOr<std::optional<Checkpoint>> MetaStore::GetCheckpoint(const PartitionKey& pk) const {
@@ -414,6 +432,29 @@ absl::StatusOr<uint32_t> MetaStore::AllocateTopicId() {
   b.Put(topics_, kNextTopicId, nv).PermitUncheckedError();
   RETURN_IF_ERROR(Write(&b, /*wal=*/true, /*sync=*/true));
   return next;
+}
+
+absl::StatusOr<int64_t> MetaStore::ReserveProducerIds(int64_t count) {
+  if (count <= 0) return absl::InvalidArgumentError("producer id block must not be empty");
+  std::lock_guard l(producer_ids_mu_);
+  std::string v;
+  auto s = db_->Get(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), kNextProducerId, &v);
+  int64_t first = 0;
+  if (s.ok()) {
+    if (v.size() != 8) return CorruptIndex(kNextProducerId);
+    first = static_cast<int64_t>(GetU64(v.data()));
+  } else if (!s.IsNotFound()) {
+    RETURN_IF_ERROR(FromRocks(s, "read next producer id"));
+  }
+  if (first > std::numeric_limits<int64_t>::max() - count) {
+    return StorageError(StorageErrc::kIoError, "producer ids exhausted");
+  }
+  std::string nv;
+  PutU64(&nv, static_cast<uint64_t>(first + count));
+  rocksdb::WriteBatch b;
+  b.Put(db_->DefaultColumnFamily(), kNextProducerId, nv).PermitUncheckedError();
+  RETURN_IF_ERROR(Write(&b, /*wal=*/true, /*sync=*/true));
+  return first;
 }
 
 namespace {

@@ -1,7 +1,8 @@
 #pragma once
 // MetaStore: the one RocksDB of a data dir (data/meta/) holding the offset and time indexes, the
-// per-partition recovery checkpoints and log start offsets, closed-segment summaries, topic
-// records and committed group offsets, each in its own column family (layouts in storage/index_format.h).
+// per-partition recovery checkpoints, producer state snapshots and log start offsets,
+// closed-segment summaries, topic records, committed group offsets and the producer id
+// high-water mark (layouts in storage/index_format.h).
 //
 // Thread-safe (RocksDB is); owned by LogManager and shared by its PartitionLogs. Index writes skip
 // the WAL (segments are the truth); metadata writes use it, and topic records are synced.
@@ -9,8 +10,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -97,8 +100,13 @@ class MetaStore final : public GroupOffsetStore {
   absl::StatusOr<std::optional<int64_t>> MaxIndexedTimestamp(const PartitionKey& pk) const;
 
   // ---- per-partition metadata (WAL) ----
-  absl::Status PutCheckpoint(const PartitionKey& pk, const Checkpoint& c, bool sync);
+  // Writes the checkpoint and, when given, the producer state snapshot taken at the same point
+  // (storage/producer_state.h), in one write batch so the two always agree.
+  absl::Status PutCheckpoint(const PartitionKey& pk, const Checkpoint& c, bool sync,
+                             std::optional<std::string_view> producer_snapshot = std::nullopt);
   absl::StatusOr<std::optional<Checkpoint>> GetCheckpoint(const PartitionKey& pk) const;
+  // The last producer state snapshot PutCheckpoint wrote (opaque bytes), if any.
+  absl::StatusOr<std::optional<std::string>> GetProducerSnapshot(const PartitionKey& pk) const;
   absl::Status PutLogStartOffset(const PartitionKey& pk, Offset o);  // synced
   absl::StatusOr<std::optional<Offset>> GetLogStartOffset(const PartitionKey& pk) const;
   absl::Status PutSegmentSummary(const PartitionKey& pk, Offset base, const SegmentSummary& s);
@@ -113,6 +121,12 @@ class MetaStore final : public GroupOffsetStore {
   absl::Status DeleteTopic(const std::string& name);
   absl::StatusOr<std::vector<meta::TopicRecord>> ListTopics() const;
   absl::StatusOr<uint32_t> AllocateTopicId();
+
+  // ---- producer ids (WAL, synced) ----
+  // Reserves `count` (> 0) producer ids never handed out before, even across crashes: moves the
+  // durable high-water mark up by `count` with a synced write and returns the first id of the
+  // block. Ids start at 0. Serialized internally; ProducerIdAllocator hands them out one by one.
+  absl::StatusOr<int64_t> ReserveProducerIds(int64_t count);
 
   // ---- committed group offsets (WAL, synced) ----
   absl::Status PutGroupOffsets(const std::string& group,
@@ -129,6 +143,7 @@ class MetaStore final : public GroupOffsetStore {
   absl::Status DeleteTimeEntries(const PartitionKey& pk, std::optional<Offset> from,
                                  std::optional<Offset> before);
 
+  std::mutex producer_ids_mu_;  // ReserveProducerIds' read-modify-write
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   rocksdb::ColumnFamilyHandle* offsets_ = nullptr;

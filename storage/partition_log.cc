@@ -92,6 +92,23 @@ void PartitionLog::UpdateConfig(const LogConfig& c) {
   options_.config = c;
 }
 
+std::optional<ProducerEntry> PartitionLog::producer_state(int64_t producer_id) const {
+  std::lock_guard l(mu_);
+  const ProducerEntry* e = producers_.Find(producer_id);
+  return e ? std::optional<ProducerEntry>(*e) : std::nullopt;
+}
+size_t PartitionLog::producer_count() const {
+  std::lock_guard l(mu_);
+  return producers_.size();
+}
+
+std::optional<std::string> PartitionLog::ProducerSnapshotLocked(Offset as_of,
+                                                                uint64_t* version) const {
+  *version = producers_.version();
+  if (*version == persisted_producer_version_) return std::nullopt;
+  return producers_.Encode(as_of);
+}
+
 void PartitionLog::SetHighWatermark(Offset hw) {
   std::lock_guard l(mu_);
   high_watermark_ = std::clamp(hw, log_start_, log_end_);
@@ -118,6 +135,20 @@ absl::StatusOr<AppendResult> PartitionLog::Append(std::span<uint8_t> batch) {
     return StorageError(StorageErrc::kBatchTooLarge,
                         absl::StrCat("batch of ", batch.size(), " bytes exceeds max.message.bytes ",
                                      cfg.max_message_bytes));
+  }
+  const bool idempotent = view.producer_id() >= 0;
+  if (idempotent) {
+    // Checked and recorded under mu_ with the append itself, so two retries of one batch can
+    // never both be appended.
+    ASSIGN_OR_RETURN(std::optional<ProducerBatch> dup, producers_.Check(view));
+    if (dup) {
+      AppendResult r;
+      r.base_offset = dup->base_offset;
+      r.last_offset = dup->last_offset;
+      r.sync_before_ack = cfg.sync_every_append();
+      r.duplicate = true;
+      return r;
+    }
   }
   auto seg = active();
   int64_t now = Now();
@@ -149,6 +180,7 @@ absl::StatusOr<AppendResult> PartitionLog::Append(std::span<uint8_t> batch) {
     return s;
   }
   if (raises) max_timestamp_ = view.max_timestamp();
+  if (idempotent) producers_.Record(view, r.base_offset, now);
   seg->ObserveTimestamp(view.max_timestamp());
   log_end_ = r.last_offset + 1;
   if (options_.high_watermark_follows_log_end) high_watermark_ = log_end_;
@@ -252,6 +284,12 @@ absl::StatusOr<int> PartitionLog::ApplyRetention() {
   std::lock_guard l(mu_);
   int deleted = 0;
   int64_t now = Now();
+  // Producer state outlives the batches retention deletes (as in current Kafka); only idleness
+  // expires it. The next checkpoint persists the smaller table.
+  size_t expired = producers_.ExpireIdle(now, options_.producer_id_expiration_ms);
+  if (expired > 0) {
+    spdlog::info("{}: expired {} idle producers", options_.dir, expired);
+  }
   const LogConfig& cfg = options_.config;
   while (segments_.size() > 1) {
     auto oldest = segments_.begin()->second;
@@ -334,12 +372,19 @@ absl::Status PartitionLog::TruncateTo(Offset offset) {
                                      log_end_.value()));
   }
   Offset new_end = e->base_offset;
-  // The checkpoint must never point past the data: lower it durably before cutting.
+  ProducerStateTable producers = producers_;
+  producers.TruncateTo(new_end);
+  // The checkpoint must never point past the data: lower it durably before cutting, with the
+  // producer state as of the new end.
   ASSIGN_OR_RETURN(auto cp, options_.meta->GetCheckpoint(options_.key));
   if (!cp || cp->next_offset > new_end) {
     RETURN_IF_ERROR(options_.meta->PutCheckpoint(
-        options_.key, Checkpoint{e->segment_base, e->position, new_end}, /*sync=*/true));
+        options_.key, Checkpoint{e->segment_base, e->position, new_end}, /*sync=*/true,
+        producers.Encode(new_end)));
+    persisted_producer_version_ = producers.version();
   }
+  // Even if a later step fails, the batches past new_end are gone from the durable state.
+  producers_ = std::move(producers);
   while (segments_.rbegin()->first > e->segment_base) {
     auto seg = segments_.rbegin()->second;
     std::error_code ec;
@@ -414,6 +459,8 @@ absl::Status PartitionLog::Flush() {
   std::vector<std::shared_ptr<Segment>> dirty;
   Offset target;
   Checkpoint cp;
+  std::optional<std::string> snapshot;
+  uint64_t snapshot_version = 0;
   bool dir_dirty;
   {
     std::lock_guard l(mu_);
@@ -424,6 +471,7 @@ absl::Status PartitionLog::Flush() {
     }
     auto act = active();
     cp = Checkpoint{act->base_offset(), act->size(), log_end_};
+    snapshot = ProducerSnapshotLocked(log_end_, &snapshot_version);
     dir_dirty = dir_dirty_;
     dir_dirty_ = false;
     unflushed_messages_ = 0;
@@ -448,10 +496,11 @@ absl::Status PartitionLog::Flush() {
     return s;
   }
   // Checkpoint write failures only cost a longer recovery scan; the data is durable.
-  options_.meta->PutCheckpoint(options_.key, cp, /*sync=*/false).IgnoreError();
+  bool written = options_.meta->PutCheckpoint(options_.key, cp, /*sync=*/false, snapshot).ok();
   std::vector<Waiter> ready;
   {
     std::lock_guard l(mu_);
+    if (written && snapshot) persisted_producer_version_ = snapshot_version;
     durable_ = std::max(durable_, std::min(target, log_end_));
     while (!waiters_.empty() && waiters_.front().last < durable_) {
       ready.push_back(std::move(waiters_.front()));
@@ -483,8 +532,12 @@ absl::Status PartitionLog::Close() {
         ->PutSegmentSummary(options_.key, act->base_offset(),
                             SegmentSummary{act->size(), act->max_timestamp()})
         .IgnoreError();
+    uint64_t version = 0;
+    std::optional<std::string> snapshot = ProducerSnapshotLocked(log_end_, &version);
     s = options_.meta->PutCheckpoint(
-        options_.key, Checkpoint{act->base_offset(), act->size(), log_end_}, /*sync=*/true);
+        options_.key, Checkpoint{act->base_offset(), act->size(), log_end_}, /*sync=*/true,
+        snapshot);
+    if (s.ok() && snapshot) persisted_producer_version_ = version;
   }
   return s;
 }

@@ -24,6 +24,7 @@
 #include "storage/file.h"
 #include "storage/log_config.h"
 #include "storage/meta_store.h"
+#include "storage/producer_state.h"
 #include "storage/record_batch.h"
 #include "storage/segment.h"
 #include "storage/types.h"
@@ -35,6 +36,9 @@ struct AppendResult {
   Offset last_offset{0};
   // The flush policy wants this append synced before it is acknowledged (flush.messages = 1).
   bool sync_before_ack = false;
+  // An idempotent producer's retry of a batch already in the log: nothing was appended, and the
+  // offsets are those of the original batch (answer the producer with success and them).
+  bool duplicate = false;
 };
 
 // A byte range of one segment, suitable for sendfile(2) from segment->fd(). Holds the segment
@@ -84,6 +88,8 @@ class PartitionLog {
     bool high_watermark_follows_log_end = true;
     // Offset of the first segment of a brand-new partition.
     Offset initial_offset{0};
+    // Idempotent producers idle this long are forgotten (Kafka's producer.id.expiration.ms).
+    int64_t producer_id_expiration_ms = ProducerStateTable::kDefaultExpirationMs;
   };
 
   static absl::StatusOr<std::shared_ptr<PartitionLog>> Open(Options options);
@@ -93,6 +99,10 @@ class PartitionLog {
   // assigns it the next offsets by patching baseOffset in place, writes it to the active segment
   // (rolling first when segment.bytes or segment.ms say so) and indexes it. On any error nothing
   // of the batch remains in the log.
+  // A batch with producerId >= 0 is first checked against that producer's state, atomically with
+  // the append (storage/producer_state.h): a duplicate of one of its last 5 batches returns the
+  // original offsets with `duplicate` set and appends nothing; kOutOfOrderSequence and
+  // kInvalidProducerEpoch reject it.
   absl::StatusOr<AppendResult> Append(std::span<uint8_t> batch);
 
   // Whole batches from the one containing `from`, up to `max_bytes` (at least one batch if
@@ -115,6 +125,9 @@ class PartitionLog {
   // The error that fenced the log after a failed write or sync, or OK.
   absl::Status fenced() const;
   const RecoveryReport& recovery_report() const { return recovery_; }
+  // The idempotent producer's state in this partition (a copy), if it has any.
+  std::optional<ProducerEntry> producer_state(int64_t producer_id) const;
+  size_t producer_count() const;
   const PartitionKey& key() const { return options_.key; }
   LogConfig config() const;
   void UpdateConfig(const LogConfig& c);
@@ -125,10 +138,12 @@ class PartitionLog {
   // Closes the active segment and starts a new one at the log end (no-op if it is empty).
   absl::Status Roll();
   // Deletes whole closed segments beyond retention.bytes / retention.ms, and those wholly below
-  // the log start offset. Returns the number of segments deleted.
+  // the log start offset, and forgets producers idle for producer_id_expiration_ms. Returns the
+  // number of segments deleted.
   absl::StatusOr<int> ApplyRetention();
   // Removes every batch holding an offset >= `offset` (whole batches: the log end becomes the
-  // base of the batch containing `offset`). Replication's follower truncation.
+  // base of the batch containing `offset`). Replication's follower truncation. Producer state
+  // forgets the removed batches (ProducerStateTable::TruncateTo).
   absl::Status TruncateTo(Offset offset);
   // Moves the log start offset up to `offset` (<= high watermark), as Kafka's DeleteRecords;
   // whole segments below it are deleted.
@@ -160,6 +175,12 @@ class PartitionLog {
   absl::Status RollLocked();
   absl::Status DeleteOldestSegmentLocked(const char* reason);
   absl::Status ComputeSegmentMaxTimestamp(Segment& seg, Offset end);
+  // Recovery: loads the producer snapshot and replays batches in [from, to) from the index.
+  absl::Status LoadProducerSnapshot();
+  absl::Status ReplayProducersFromIndex(Offset from, Offset to);
+  // The producer snapshot to write with a checkpoint at `as_of`, or nullopt if the persisted one
+  // is current; `*version` receives the version it encodes.
+  std::optional<std::string> ProducerSnapshotLocked(Offset as_of, uint64_t* version) const;
   std::shared_ptr<Segment> active() const { return segments_.rbegin()->second; }
   int64_t Now() const { return options_.now_ms(); }
   void FailWaiters(const absl::Status& s);
@@ -183,6 +204,14 @@ class PartitionLog {
   bool closed_ = false;
   absl::Status fenced_;
   std::deque<Waiter> waiters_;  // ordered by `last`
+
+  ProducerStateTable producers_;
+  // producers_.version() of the snapshot stored with the checkpoint. Invariant: the stored
+  // snapshot is the state as of the stored checkpoint (it is rewritten with every checkpoint
+  // written while the state differs from it).
+  uint64_t persisted_producer_version_ = 0;
+  // Recovery replays producer batches at or after this offset (the checkpoint's).
+  Offset producer_replay_from_{0};
 };
 
 }  // namespace sluice::storage

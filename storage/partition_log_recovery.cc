@@ -2,6 +2,7 @@
 // The algorithm is described in docs/storage.md ("Recovery").
 
 #include <filesystem>
+#include <limits>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -105,6 +106,7 @@ absl::Status PartitionLog::Recover() {
     bases.erase(bases.begin());
   }
 
+  RETURN_IF_ERROR(LoadProducerSnapshot());
   int64_t now = Now();
   if (bases.empty()) {
     // A new partition (or one whose files are gone): start empty at the log start.
@@ -112,6 +114,7 @@ absl::Status PartitionLog::Recover() {
     ASSIGN_OR_RETURN(auto seg, Segment::Create(options_.files, dir, log_start_, now));
     segments_.emplace(log_start_, std::move(seg));
     log_end_ = high_watermark_ = durable_ = log_start_;
+    producers_.TruncateTo(log_end_);
     dir_dirty_ = true;
     return Flush();
   }
@@ -163,7 +166,16 @@ absl::Status PartitionLog::Recover() {
   } else if (last && cp_point) {
     start = *cp_point;
   }
+  // Producer state: the snapshot holds every batch before the checkpoint; the scan replays the
+  // batches it validates from there on. Only if the scan starts past the checkpoint (its segment
+  // is gone) are the trusted batches in between replayed from the index.
+  if (start.next > producer_replay_from_) {
+    RETURN_IF_ERROR(ReplayProducersFromIndex(producer_replay_from_, start.next));
+  }
   RETURN_IF_ERROR(ScanAndRepair(start.segment, start.position, start.next));
+  // A cut below the checkpoint (damage to synced data) removes batches the snapshot knew.
+  producers_.TruncateTo(log_end_);
+  producers_.ExpireIdle(now, options_.producer_id_expiration_ms);
 
   // Closed segments need their max timestamp for time-based retention.
   for (auto& [base, seg] : segments_) {
@@ -243,6 +255,9 @@ absl::Status PartitionLog::ScanAndRepair(Offset start_segment, uint64_t start_po
                                                      v.max_timestamp()},
                                      raises));
       if (raises) running_max = v.max_timestamp();
+      if (v.producer_id() >= 0 && v.base_offset() >= producer_replay_from_) {
+        producers_.Record(v, v.base_offset(), Now());
+      }
       seg.ObserveTimestamp(v.max_timestamp());
       expected = v.last_offset() + 1;
       ++recovery_.batches_scanned;
@@ -284,6 +299,59 @@ absl::Status PartitionLog::ScanAndRepair(Offset start_segment, uint64_t start_po
   }
   log_end_ = std::max(expected, active()->base_offset());
   return absl::OkStatus();
+}
+
+absl::Status PartitionLog::LoadProducerSnapshot() {
+  ASSIGN_OR_RETURN(std::optional<Checkpoint> cp, options_.meta->GetCheckpoint(options_.key));
+  ASSIGN_OR_RETURN(std::optional<std::string> bytes,
+                   options_.meta->GetProducerSnapshot(options_.key));
+  // Without a checkpoint there is no point the snapshot is known to describe: rebuild from the
+  // whole log.
+  producer_replay_from_ = cp ? cp->next_offset : Offset(0);
+  if (!bytes) return absl::OkStatus();
+  // An unusable snapshot is replaced at the next checkpoint: no version matches this one.
+  persisted_producer_version_ = std::numeric_limits<uint64_t>::max();
+  if (!cp) return absl::OkStatus();
+  auto snap = ProducerStateTable::Decode(*bytes);
+  if (!snap.ok()) {
+    // Losing the state only widens what producers may send next (any sequence); it must not keep
+    // the partition from opening.
+    spdlog::warn("{}: {}; starting with no producer state", options_.dir,
+                 snap.status().message());
+    return absl::OkStatus();
+  }
+  producers_ = std::move(snap->table);
+  persisted_producer_version_ = producers_.version();
+  spdlog::debug("{}: loaded {} producers (snapshot as of offset {}, checkpoint {})",
+                options_.dir, producers_.size(), snap->as_of.value(), cp->next_offset.value());
+  return absl::OkStatus();
+}
+
+absl::Status PartitionLog::ReplayProducersFromIndex(Offset from, Offset to) {
+  std::vector<uint8_t> buf;
+  absl::Status read_error;
+  RETURN_IF_ERROR(options_.meta->ScanBatches(options_.key, from, [&](const BatchIndexEntry& e) {
+    if (e.base_offset >= to) return false;
+    auto seg = segments_.find(e.segment_base);
+    if (e.base_offset < from || seg == segments_.end()) return true;
+    buf.resize(e.size);
+    auto n = seg->second->Read(e.position, buf);
+    if (!n.ok()) {
+      read_error = n.status();
+      return false;
+    }
+    auto view = RecordBatchView::Parse(std::span<const uint8_t>(buf.data(), *n));
+    if (!view.ok() || view->base_offset() != e.base_offset || view->last_offset_delta() < 0) {
+      // Recovery trusts batches before the scan start, and so do reads; only this batch's
+      // producer state is lost.
+      spdlog::warn("{}: indexed batch at offset {} does not read back; its producer state is lost",
+                   options_.dir, e.base_offset.value());
+      return true;
+    }
+    if (view->producer_id() >= 0) producers_.Record(*view, e.base_offset, Now());
+    return true;
+  }));
+  return read_error;
 }
 
 absl::Status PartitionLog::ComputeSegmentMaxTimestamp(Segment& seg, Offset end) {

@@ -70,6 +70,21 @@ inline std::string MakeBatch(int count, const std::string& tag, int64_t ts0 = 1'
   return b.Build();
 }
 
+// One batch of an idempotent producer: `count` records with sequences base_sequence, ...
+inline std::string MakeProducerBatch(int64_t producer_id, int16_t epoch, int32_t base_sequence,
+                                     int count = 2, const std::string& tag = "p",
+                                     int64_t ts0 = 1'700'000'000'000) {
+  RecordBatchBuilder::Options o;
+  o.producer_id = producer_id;
+  o.producer_epoch = epoch;
+  o.base_sequence = base_sequence;
+  RecordBatchBuilder b(o);
+  for (int i = 0; i < count; ++i) {
+    b.Add("k" + std::to_string(i), tag + "-" + std::to_string(i), {}, ts0 + i);
+  }
+  return b.Build();
+}
+
 inline std::span<uint8_t> Mutable(std::string& s) {
   return std::span<uint8_t>(reinterpret_cast<uint8_t*>(s.data()), s.size());
 }

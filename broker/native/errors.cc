@@ -31,6 +31,11 @@ pb::ErrorCode ErrorCodeFor(const absl::Status& s) {
         return pb::STORAGE_ERROR;
       case StorageErrc::kShuttingDown:
         return pb::SHUTTING_DOWN;
+      // Idempotent-producer sequence checks: the native client does not set producer ids, so a
+      // batch that does and fails them is a request error (the message says which check).
+      case StorageErrc::kOutOfOrderSequence:
+      case StorageErrc::kInvalidProducerEpoch:
+        return pb::INVALID_REQUEST;
     }
   }
   switch (s.code()) {
