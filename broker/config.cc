@@ -175,8 +175,7 @@ ParsedConfig ParseBrokerConfig(int argc, const char* const* argv) {
                  "TOML file of options (keys are flag names without --, e.g. data-dir = \"/d\"); "
                  "flags given on the command line override it");
   app.add_option("--data-dir", c.data_dir, "Directory of segments and metadata");
-  app.add_option("--kafka-addr", kafka_addr,
-                 "Kafka protocol listener host:port (validated; the listener comes later)");
+  app.add_option("--kafka-addr", kafka_addr, "Kafka protocol listener host:port (port 0: any)");
   app.add_option("--native-addr", native_addr, "Native protocol listener host:port (port 0: any)");
   app.add_option("--http-addr", http_addr, "HTTP /healthz and /metrics host:port (port 0: any)");
   app.add_option("--node-id", c.node_id, "This broker's node id");
@@ -209,7 +208,8 @@ ParsedConfig ParseBrokerConfig(int argc, const char* const* argv) {
   app.add_option("--group-initial-rebalance-delay-ms", c.group_initial_rebalance_delay_ms,
                  "How long the first rebalance of an empty group waits for more members");
   app.add_option("--port-file", c.port_file,
-                 "After binding, write \"native=PORT\\nhttp=PORT\\n\" to this file (atomically)");
+                 "After binding, write \"kafka=PORT\\nnative=PORT\\nhttp=PORT\\n\" to this file "
+                 "(atomically)");
 
   // File values go first so that command-line values, parsed later, win (TakeLast).
   std::vector<std::string> args{argc > 0 ? argv[0] : "sluiced"};

@@ -26,7 +26,7 @@ struct HostPort {
 
 struct BrokerConfig {
   std::string data_dir = "./data";
-  HostPort kafka_addr{"127.0.0.1", 9092};  // validated and stored; not opened yet
+  HostPort kafka_addr{"127.0.0.1", 9092};
   HostPort native_addr{"127.0.0.1", 9192};
   HostPort http_addr{"127.0.0.1", 9644};
   int32_t node_id = 0;

@@ -7,7 +7,6 @@
 #include "asio/co_spawn.hpp"
 #include "asio/experimental/as_tuple.hpp"
 #include "asio/experimental/awaitable_operators.hpp"
-#include "asio/post.hpp"
 #include "asio/read_until.hpp"
 #include "asio/steady_timer.hpp"
 #include "asio/use_awaitable.hpp"
@@ -51,67 +50,22 @@ HttpReply Plain(int status, std::string body) {
 }  // namespace
 
 HttpServer::HttpServer(IoContextPool& pool, std::map<std::string, Route> routes)
-    : pool_(pool), routes_(std::move(routes)), acceptor_(pool.at(0)) {}
+    : routes_(std::move(routes)),
+      listener_(pool, net::ListenerOptions{.name = "http"},
+                [this](tcp::socket socket) -> std::shared_ptr<net::TrackedConnection> {
+                  auto ex = socket.get_executor();
+                  asio::co_spawn(ex, Session(std::move(socket)), [](std::exception_ptr e) {
+                    if (!e) return;
+                    try {
+                      std::rethrow_exception(e);
+                    } catch (const std::exception& x) {
+                      spdlog::warn("http session failed: {}", x.what());
+                    }
+                  });
+                  return nullptr;
+                }) {}
 
-HttpServer::~HttpServer() {
-  asio::error_code ec;
-  acceptor_.close(ec);
-}
-
-absl::Status HttpServer::Bind(const HostPort& addr) {
-  asio::error_code ec;
-  tcp::endpoint ep(asio::ip::make_address(addr.host, ec), addr.port);
-  if (!ec) acceptor_.open(ep.protocol(), ec);
-  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(ep, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return absl::UnavailableError(
-        absl::StrCat("http listener on ", addr.ToString(), ": ", ec.message()));
-  }
-  return absl::OkStatus();
-}
-
-uint16_t HttpServer::port() const {
-  asio::error_code ec;
-  return acceptor_.local_endpoint(ec).port();
-}
-
-void HttpServer::Start() {
-  asio::co_spawn(acceptor_.get_executor(), AcceptLoop(), [](std::exception_ptr e) {
-    if (e) spdlog::error("http listener stopped by an exception");
-  });
-}
-
-void HttpServer::Stop() {
-  asio::post(acceptor_.get_executor(), [this] {
-    asio::error_code ec;
-    acceptor_.close(ec);
-  });
-}
-
-asio::awaitable<void> HttpServer::AcceptLoop() {
-  spdlog::info("http listening on port {}", port());
-  for (;;) {
-    auto [ec, socket] = co_await acceptor_.async_accept(pool_.next(), kNoThrow);
-    if (!acceptor_.is_open() || ec == asio::error::operation_aborted) co_return;
-    if (ec) {
-      spdlog::warn("http listener: accept failed: {}", ec.message());
-      asio::steady_timer t(acceptor_.get_executor(), std::chrono::milliseconds(50));
-      co_await t.async_wait(kNoThrow);
-      continue;
-    }
-    auto ex = socket.get_executor();
-    asio::co_spawn(ex, Session(tcp::socket(std::move(socket))), [](std::exception_ptr e) {
-      if (!e) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& x) {
-        spdlog::warn("http session failed: {}", x.what());
-      }
-    });
-  }
-}
+HttpServer::~HttpServer() = default;
 
 asio::awaitable<void> HttpServer::Session(tcp::socket socket) {
   asio::steady_timer deadline(socket.get_executor(), kSessionDeadline);

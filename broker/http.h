@@ -3,9 +3,10 @@
 //
 // GET (and HEAD) only, one request per connection (`Connection: close`), request head at most
 // 8 KiB, every connection bounded by a 10 s deadline. Routes map an exact path (query string
-// ignored) to a coroutine producing the body. The accept loop runs on the pool's first
-// io_context; each session on the next io_context round-robin. Lifecycle as NativeListener:
-// Bind(), Start(), Stop() from any thread; destroy before the io_contexts.
+// ignored) to a coroutine producing the body. Accepting is a net::Listener's (the pool's first
+// io_context; each session on the next io_context round-robin). Sessions are not counted against
+// --max-connections (the deadline bounds them) nor drained at shutdown. Lifecycle as
+// net::Listener: Bind(), Start(), Stop() from any thread; destroy before the io_contexts.
 
 #include <cstdint>
 #include <functional>
@@ -17,6 +18,7 @@
 #include "asio/ip/tcp.hpp"
 #include "broker/config.h"
 #include "broker/io_context_pool.h"
+#include "broker/net/listener.h"
 
 namespace sluice::broker {
 
@@ -33,19 +35,17 @@ class HttpServer {
   HttpServer(IoContextPool& pool, std::map<std::string, Route> routes);
   ~HttpServer();
 
-  absl::Status Bind(const HostPort& addr);
-  uint16_t port() const;
-  void Start();
-  void Stop();
+  absl::Status Bind(const HostPort& addr) { return listener_.Bind(addr); }
+  uint16_t port() const { return listener_.port(); }
+  void Start() { listener_.Start(); }
+  void Stop() { listener_.Stop(); }
 
  private:
-  asio::awaitable<void> AcceptLoop();
   asio::awaitable<void> Session(asio::ip::tcp::socket socket);
   asio::awaitable<HttpReply> Handle(const std::string& head, bool* head_only);
 
-  IoContextPool& pool_;
   std::map<std::string, Route> routes_;
-  asio::ip::tcp::acceptor acceptor_;
+  net::Listener listener_;
 };
 
 }  // namespace sluice::broker

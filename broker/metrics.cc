@@ -115,42 +115,65 @@ int Metrics::RegisterApi(int index, std::string name) {
   return index;
 }
 
+int Metrics::RegisterKafkaApi(int key, std::string name) {
+  // Invariant: slots are registered once, before any connection updates them.
+  assert(key >= 0 && key < kMaxKafkaApis);
+  kafka_apis_[static_cast<size_t>(key)].name = std::move(name);
+  return key;
+}
+
+namespace {
+
+// One protocol's per-API families: <prefix>requests_total, <prefix>request_errors_total,
+// <prefix>request_duration_seconds.
+template <size_t N>
+void RenderApis(std::string* out, const std::array<ApiMetrics, N>& apis, std::string_view prefix,
+                std::string_view protocol, std::string_view error_help) {
+  const std::string base = "sluice_" + std::string(prefix);
+  const std::string requests = base + "requests_total";
+  const std::string errors = base + "request_errors_total";
+  const std::string duration = base + "request_duration_seconds";
+  prom::Family(out, requests, "counter", std::string(protocol) + " requests handled, by API.");
+  for (const auto& a : apis) {
+    if (!a.name.empty()) prom::Sample(out, requests, {{"api", a.name}}, a.requests.value());
+  }
+  prom::Family(out, errors, "counter", error_help);
+  for (const auto& a : apis) {
+    if (!a.name.empty()) prom::Sample(out, errors, {{"api", a.name}}, a.errors.value());
+  }
+  prom::Family(out, duration, "histogram",
+               "Time from a request's arrival to its response being ready, by API.");
+  for (const auto& a : apis) {
+    if (!a.name.empty()) {
+      a.latency.Render(out, duration, absl::StrCat("api=\"", prom::Escape(a.name), "\""));
+    }
+  }
+}
+
+}  // namespace
+
 std::string Metrics::Render() const {
   std::string out;
-  prom::Family(&out, "sluice_requests_total", "counter", "Native requests handled, by API.");
-  for (const auto& a : apis_) {
-    if (!a.name.empty())
-      prom::Sample(&out, "sluice_requests_total", {{"api", a.name}}, a.requests.value());
-  }
-  prom::Family(&out, "sluice_request_errors_total", "counter",
-               "Native responses carrying an error, by API.");
-  for (const auto& a : apis_) {
-    if (!a.name.empty()) {
-      prom::Sample(&out, "sluice_request_errors_total", {{"api", a.name}}, a.errors.value());
-    }
-  }
-  prom::Family(&out, "sluice_request_duration_seconds", "histogram",
-               "Time from a request's arrival to its response being ready, by API.");
-  for (const auto& a : apis_) {
-    if (!a.name.empty()) {
-      a.latency.Render(&out, "sluice_request_duration_seconds",
-                       absl::StrCat("api=\"", prom::Escape(a.name), "\""));
-    }
-  }
-  prom::Family(&out, "sluice_bytes_in_total", "counter", "Bytes read from native connections.");
+  RenderApis(&out, apis_, "", "Native", "Native responses carrying an error, by API.");
+  RenderApis(&out, kafka_apis_, "kafka_", "Kafka",
+             "Kafka requests that could not be answered (malformed, or the handler failed; the "
+             "connection was closed), by API.");
+  prom::Family(&out, "sluice_bytes_in_total", "counter",
+               "Bytes read from client connections (native and Kafka).");
   prom::Sample(&out, "sluice_bytes_in_total", {}, bytes_in.value());
-  prom::Family(&out, "sluice_bytes_out_total", "counter", "Bytes written to native connections.");
+  prom::Family(&out, "sluice_bytes_out_total", "counter",
+               "Bytes written to client connections (native and Kafka).");
   prom::Sample(&out, "sluice_bytes_out_total", {}, bytes_out.value());
-  prom::Family(&out, "sluice_connections", "gauge", "Open native connections.");
+  prom::Family(&out, "sluice_connections", "gauge", "Open client connections (native and Kafka).");
   prom::Sample(&out, "sluice_connections", {}, connections.value());
   prom::Family(&out, "sluice_connections_accepted_total", "counter",
-               "Native connections accepted.");
+               "Client connections accepted (native and Kafka).");
   prom::Sample(&out, "sluice_connections_accepted_total", {}, connections_accepted.value());
   prom::Family(&out, "sluice_connections_refused_total", "counter",
-               "Native connections closed at once because --max-connections was reached.");
+               "Client connections closed at once because --max-connections was reached.");
   prom::Sample(&out, "sluice_connections_refused_total", {}, connections_refused.value());
   prom::Family(&out, "sluice_malformed_frames_total", "counter",
-               "Native connections closed because of a malformed frame.");
+               "Client connections closed because of a malformed frame or request.");
   prom::Sample(&out, "sluice_malformed_frames_total", {}, malformed_frames.value());
   prom::Family(&out, "sluice_fsync_duration_seconds", "histogram",
                "Duration of each partition sync by the flusher (fdatasync of dirty segments).");

@@ -1,8 +1,9 @@
 #pragma once
 // Broker metrics in Prometheus' text exposition format (version 0.0.4).
 //
-// Metrics owns the fixed, hot series: per-API request counters and latency histograms, bytes in
-// and out, the connection gauge, fsync latency. Every hot update is one relaxed atomic add, so any
+// Metrics owns the fixed, hot series: per-API request counters and latency histograms (native
+// APIs and, separately, Kafka APIs by API key), bytes in and out, the connection gauge, fsync
+// latency. Every hot update is one relaxed atomic add, so any
 // thread may update without a lock. Per-API slots are registered once at start-up (before any
 // connection exists) and never change afterwards. Series computed at scrape time (partition
 // offsets, group lag) are written by the HTTP layer with the PromWriter helpers below.
@@ -78,9 +79,15 @@ class Metrics {
   // Registers API slot `index` (< kMaxApis) under `name`; call before serving. Returns index.
   int RegisterApi(int index, std::string name);
   ApiMetrics& api(int index) { return apis_[static_cast<size_t>(index)]; }
+  // The same for Kafka APIs, by API key (< kMaxKafkaApis); rendered as the sluice_kafka_request*
+  // families, so native and Kafka APIs of the same name stay distinct series.
+  static constexpr int kMaxKafkaApis = 128;
+  int RegisterKafkaApi(int key, std::string name);
+  ApiMetrics& kafka_api(int key) { return kafka_apis_[static_cast<size_t>(key)]; }
 
   Counter bytes_in;
   Counter bytes_out;
+  // Connections of both protocols (native and Kafka).
   Gauge connections;
   Counter connections_accepted;
   Counter connections_refused;  // over --max-connections
@@ -93,6 +100,7 @@ class Metrics {
 
  private:
   std::array<ApiMetrics, kMaxApis> apis_;
+  std::array<ApiMetrics, kMaxKafkaApis> kafka_apis_;
 };
 
 // Helpers for series computed at scrape time.

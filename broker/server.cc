@@ -7,7 +7,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "asio/signal_set.hpp"
+#include "broker/kafka/handler.h"
+#include "broker/kafka/listener.h"
 #include "broker/native/handler.h"
+#include "broker/native/listener.h"
 #include "broker/scrape.h"
 #include "spdlog/spdlog.h"
 #include "storage/absl_compat.h"
@@ -66,7 +69,11 @@ absl::Status Server::Start() {
   services_ = std::make_unique<BrokerServices>(
       BrokerServices{config_, *logs_, *topics_, *groups_, notifier_, metrics_, 0});
   native::RegisterApiMetrics(metrics_);
-  native_ = std::make_unique<native::NativeListener>(*pool_, *services_, tracker_);
+  kafka::RegisterApiMetrics(metrics_);
+  kafka_ = kafka::MakeKafkaListener(*pool_, *services_, tracker_);
+  if (absl::Status s = kafka_->Bind(config_.kafka_addr); !s.ok()) return s;
+  services_->kafka_port = kafka_->port();
+  native_ = native::MakeNativeListener(*pool_, *services_, tracker_);
   if (absl::Status s = native_->Bind(config_.native_addr); !s.ok()) return s;
   services_->native_port = native_->port();
 
@@ -85,13 +92,14 @@ absl::Status Server::Start() {
   if (absl::Status s = WritePortFile(); !s.ok()) return s;
 
   pool_->Start();
+  kafka_->Start();
   native_->Start();
   http_->Start();
-  spdlog::info("sluiced node {} serving: native port {}, http port {}, {} io threads, data dir {}",
-               config_.node_id, native_->port(), http_->port(), config_.io_threads,
-               config_.data_dir);
-  spdlog::info("Kafka listener {} configured; the Kafka protocol is not served yet",
-               config_.kafka_addr.ToString());
+  spdlog::info(
+      "sluiced node {} serving: kafka port {}, native port {}, http port {}, {} io threads, "
+      "data dir {}",
+      config_.node_id, kafka_->port(), native_->port(), http_->port(), config_.io_threads,
+      config_.data_dir);
   return absl::OkStatus();
 }
 
@@ -100,7 +108,8 @@ absl::Status Server::WritePortFile() const {
   std::string tmp = config_.port_file + ".tmp";
   {
     std::ofstream f(tmp, std::ios::trunc);
-    f << "native=" << native_->port() << "\nhttp=" << http_->port() << "\n";
+    f << "kafka=" << kafka_->port() << "\nnative=" << native_->port() << "\nhttp=" << http_->port()
+      << "\n";
     f.close();
     if (!f) return absl::UnavailableError(absl::StrCat("cannot write port file ", tmp));
   }
@@ -144,6 +153,7 @@ absl::Status Server::Shutdown() {
   // 1. No new connections; long polls and held group joins answer now (the coordinator's
   //    callbacks post back to the io threads, which still run); connections finish what they
   //    have and close.
+  if (kafka_) kafka_->Stop();
   if (native_) native_->Stop();
   if (http_) http_->Stop();
   notifier_.Shutdown();
@@ -173,6 +183,7 @@ absl::Status Server::Shutdown() {
   //    the stopped io_contexts, which is why those are destroyed only afterwards.
   absl::Status s = logs_->Close();
   // 5. Listeners, then the io_contexts (destroying any request coroutine still suspended).
+  kafka_.reset();
   native_.reset();
   http_.reset();
   pool_.reset();

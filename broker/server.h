@@ -1,9 +1,10 @@
 #pragma once
 // Server: the whole broker process. Owns, in start-up order, the LogManager (storage), the admin
 // thread for topic changes, the group coordinator (on its own io_context and thread), the
-// io_context pool, the native listener and the HTTP listener.
+// io_context pool, the Kafka and native listeners (sharing one connection tracker) and the HTTP
+// listener.
 //
-// Lifecycle: Run() opens storage, binds both listeners, writes the port file, serves until
+// Lifecycle: Run() opens storage, binds the listeners, writes the port file, serves until
 // SIGTERM or SIGINT, then shuts down gracefully: stop accepting, end long polls, let in-flight
 // requests finish (up to kDrainTimeout), stop the coordinator and the io threads, and close the
 // LogManager (sync + clean RocksDB close). Run() is called once, from main's thread, and returns
@@ -22,7 +23,7 @@
 #include "broker/http.h"
 #include "broker/io_context_pool.h"
 #include "broker/metrics.h"
-#include "broker/native/listener.h"
+#include "broker/net/listener.h"
 #include "broker/notifier.h"
 #include "broker/services.h"
 #include "broker/topic_admin.h"
@@ -50,7 +51,7 @@ class Server {
   BrokerConfig config_;
   Metrics metrics_;
   PartitionNotifier notifier_;
-  native::ConnectionTracker tracker_;
+  net::ConnectionTracker tracker_;  // Kafka and native connections
   std::unique_ptr<storage::LogManager> logs_;
   std::unique_ptr<TopicAdmin> topics_;
   std::unique_ptr<asio::io_context> group_ctx_;
@@ -59,7 +60,8 @@ class Server {
   std::unique_ptr<GroupCoordinator> groups_;
   std::unique_ptr<BrokerServices> services_;
   std::unique_ptr<IoContextPool> pool_;
-  std::unique_ptr<native::NativeListener> native_;
+  std::unique_ptr<net::Listener> kafka_;
+  std::unique_ptr<net::Listener> native_;
   std::unique_ptr<HttpServer> http_;
 };
 

@@ -22,7 +22,9 @@ struct BrokerServices {
   GroupCoordinator& groups;
   PartitionNotifier& notifier;
   Metrics& metrics;
-  uint16_t native_port = 0;  // the bound port (differs from the config's when that is 0)
+  // The bound ports (differ from the config's when that is 0).
+  uint16_t native_port = 0;
+  uint16_t kafka_port = 0;
 };
 
 }  // namespace sluice::broker

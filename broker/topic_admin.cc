@@ -40,6 +40,27 @@ asio::awaitable<absl::Status> TopicAdmin::Delete(std::string name) {
                                     asio::use_awaitable);
 }
 
+asio::awaitable<absl::Status> TopicAdmin::AddPartitions(std::string name, int32_t new_count,
+                                                        bool validate_only) {
+  if (validate_only) {
+    auto info = logs_.DescribeTopic(name);
+    if (!info.ok()) co_return info.status();
+    if (new_count <= info->partition_count) {
+      co_return absl::InvalidArgumentError(absl::StrCat("topic '", name, "' has ",
+                                                        info->partition_count,
+                                                        " partitions; the new count must be more"));
+    }
+    co_return absl::OkStatus();
+  }
+  co_return co_await asio::co_spawn(pool_.get_executor(),
+                                    RunAddPartitions(std::move(name), new_count),
+                                    asio::use_awaitable);
+}
+
+asio::awaitable<absl::Status> TopicAdmin::RunAddPartitions(std::string name, int32_t new_count) {
+  co_return logs_.AddPartitions(name, new_count);
+}
+
 asio::awaitable<absl::Status> TopicAdmin::RunCreate(std::string name, int32_t partitions,
                                                     storage::meta::TopicConfig overrides) {
   co_return logs_.CreateTopic(name, partitions, overrides);

@@ -29,6 +29,10 @@ class TopicAdmin {
   asio::awaitable<absl::Status> Create(std::string name, int32_t partitions,
                                        storage::meta::TopicConfig overrides, bool validate_only);
   asio::awaitable<absl::Status> Delete(std::string name);
+  // Grows `name` to `new_count` partitions (Kafka's CreatePartitions: the new total, never fewer
+  // than now). With `validate_only` checks and changes nothing.
+  asio::awaitable<absl::Status> AddPartitions(std::string name, int32_t new_count,
+                                              bool validate_only);
   // Creates `name` with the broker defaults if it does not exist. OK if the topic exists
   // afterwards (a concurrent creation counts as success); otherwise the creation's error.
   asio::awaitable<absl::Status> AutoCreate(std::string name);
@@ -45,6 +49,7 @@ class TopicAdmin {
   asio::awaitable<absl::Status> RunCreate(std::string name, int32_t partitions,
                                           storage::meta::TopicConfig overrides);
   asio::awaitable<absl::Status> RunDelete(std::string name);
+  asio::awaitable<absl::Status> RunAddPartitions(std::string name, int32_t new_count);
 
   storage::LogManager& logs_;
   const BrokerConfig& config_;

@@ -16,11 +16,18 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libisal-dev libcli11-dev libtomlplusplus-dev
   libspdlog-dev zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev
 )
+# Only for the tests: the Kafka clients of the compatibility tests (tests/compat). Node and npm
+# for kafkajs are checked in setup_test(), since a machine may have them from outside Debian.
+TEST_PACKAGES=(
+  librdkafka-dev kcat python3-kafka python3-confluent-kafka
+  golang-go golang-github-shopify-sarama-dev
+)
 JOBS=${JOBS:-$(nproc)}
 
-setup() {
+# install_missing PACKAGE... : apt-installs those not installed yet.
+install_missing() {
   local missing=()
-  for p in "${PACKAGES[@]}"; do
+  for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   if ((${#missing[@]})); then
@@ -29,6 +36,26 @@ setup() {
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+}
+
+setup() { install_missing "${PACKAGES[@]}"; }
+
+setup_test() {
+  setup
+  local extra=("${TEST_PACKAGES[@]}")
+  # Debian's nodejs and npm only where there is no node or npm at all: replacing another
+  # install's node would break it.
+  command -v node >/dev/null || extra+=(nodejs)
+  command -v npm >/dev/null || extra+=(npm)
+  install_missing "${extra[@]}"
+  # kafkajs for tests/compat, exactly as its package-lock.json pins it; again only when
+  # node_modules is missing or older than the lock file.
+  local kj=tests/compat/kafkajs
+  if [ ! -f "$kj/node_modules/.package-lock.json" ] ||
+     [ "$kj/package-lock.json" -nt "$kj/node_modules/.package-lock.json" ]; then
+    echo "dev.sh: npm ci in $kj"
+    (cd "$kj" && npm ci --ignore-scripts --no-audit --no-fund)
   fi
 }
 
@@ -45,12 +72,13 @@ build() {
 }
 
 test_all() {
-  setup
+  setup_test
   build
   (cd build && ctest --output-on-failure -j "$JOBS" --timeout 600)
   # The storage and group-coordinator tests again under AddressSanitizer + UBSan.
   configure build-asan Sanitize
-  cmake --build build-asan -j "$JOBS" --target storage_tests group_coordinator_test
+  cmake --build build-asan -j "$JOBS" --target storage_tests group_coordinator_test \
+    kafka_message_tests
   (cd build-asan && ctest --output-on-failure -j "$JOBS" --timeout 900 -L 'storage|broker')
 }
 
@@ -61,7 +89,7 @@ run() {
 }
 
 case "${1:-}" in
-  setup) setup ;;
+  setup) setup_test ;;
   build) setup; build ;;
   test) test_all ;;
   run) shift; run "$@" ;;

@@ -1,5 +1,5 @@
 // GroupCoordinator facade, membership and the rebalance state machine (Kafka's GroupCoordinator
-// for the classic protocol, without static membership or the MEMBER_ID_REQUIRED round trip).
+// for the classic protocol, without static membership).
 // Offsets and the admin calls are in coordinator_offsets.cc.
 
 #include "broker/group/coordinator.h"
@@ -162,6 +162,7 @@ void GroupCoordinator::Impl::DoShutdown() {
   for (auto& [id, g] : groups_) {
     ++g->rebalance_epoch;
     g->rebalance_timer.cancel();
+    g->pending_members.clear();
     for (auto& [mid, m] : g->members) {
       ++m->session_epoch;
       m->session_timer.cancel();
@@ -219,14 +220,26 @@ void GroupCoordinator::Impl::DoJoinGroup(JoinGroupRequest req, group::JoinCallba
   Member* m = nullptr;
   if (!req.member_id.empty()) {
     m = g ? g->FindMember(req.member_id) : nullptr;
-    if (m == nullptr) return done(JoinError(GroupError::kUnknownMemberId, req.member_id));
+    // An id handed out with kMemberIdRequired joins as a new member.
+    const bool pending = g != nullptr && g->pending_members.contains(req.member_id);
+    if (m == nullptr && !pending) {
+      return done(JoinError(GroupError::kUnknownMemberId, req.member_id));
+    }
   }
   bool supported = g ? g->SupportsProtocols(req.member_id, req.protocol_type, req.protocols)
                      : !req.protocol_type.empty() && !req.protocols.empty();
   if (!supported) return done(JoinError(GroupError::kInconsistentGroupProtocol, req.member_id));
 
   if (g == nullptr) g = &CreateGroup(req.group_id);
+  if (m == nullptr && req.member_id.empty() && req.require_known_member_id) {
+    std::string id = group::NewMemberId(req.client_id);
+    AddPendingMember(*g, id, req.session_timeout_ms);
+    spdlog::debug("group {}: member id {} handed out to client {} from {}", g->id, id,
+                  req.client_id, req.client_host);
+    return done(JoinError(GroupError::kMemberIdRequired, std::move(id)));
+  }
   if (m == nullptr) {
+    g->pending_members.erase(req.member_id);
     JoinNewMember(*g, std::move(req), std::move(done));
   } else {
     JoinKnownMember(*g, *m, std::move(req), std::move(done));
@@ -237,7 +250,8 @@ void GroupCoordinator::Impl::JoinNewMember(Group& g, JoinGroupRequest req,
                                            group::JoinCallback done) {
   auto owned = std::make_unique<Member>(strand_);
   Member& m = *owned;
-  m.id = group::NewMemberId(req.client_id);
+  // A pending id (kMemberIdRequired) is kept; a first join without one gets a fresh id.
+  m.id = req.member_id.empty() ? group::NewMemberId(req.client_id) : req.member_id;
   m.join_seq = g.next_join_seq++;
   if (g.members.empty()) g.protocol_type = req.protocol_type;
   if (g.leader_id.empty()) g.leader_id = m.id;
@@ -504,6 +518,20 @@ void GroupCoordinator::Impl::ResetSessionTimer(Group& g, Member& m) {
     if (member == nullptr || member->session_epoch != epoch) return;
     self->OnSessionTimeout(*gp, id);
   });
+}
+
+void GroupCoordinator::Impl::AddPendingMember(Group& g, const std::string& member_id, int32_t ms) {
+  auto timer = std::make_unique<asio::steady_timer>(strand_);
+  timer->expires_after(std::chrono::milliseconds(ms));
+  timer->async_wait([weak = weak_from_this(), wg = g.weak_from_this(),
+                     member_id](const std::error_code& ec) {
+    auto self = weak.lock();
+    auto gp = wg.lock();
+    // Cancelled (the id was used, the group deleted) or the coordinator is gone.
+    if (ec || !self || !gp || self->shut_down_) return;
+    gp->pending_members.erase(member_id);
+  });
+  g.pending_members[member_id] = std::move(timer);
 }
 
 void GroupCoordinator::Impl::OnSessionTimeout(Group& g, const std::string& member_id) {

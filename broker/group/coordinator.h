@@ -58,6 +58,10 @@ struct JoinGroupRequest {
   int32_t session_timeout_ms = 10000;
   int32_t rebalance_timeout_ms = 300000;
   std::vector<GroupProtocol> protocols;  // in the member's order of preference
+  // Kafka's JoinGroup v4+: a first join (member_id "") is answered kMemberIdRequired with a
+  // member id and the member must join again with it. A join whose response is lost then
+  // leaves no member behind: the id is forgotten if unused for session_timeout_ms.
+  bool require_known_member_id = false;
 };
 struct JoinGroupMember {
   std::string member_id;
@@ -68,7 +72,7 @@ struct JoinGroupResult {
   int32_t generation_id = -1;
   std::string protocol_name;
   std::string leader_id;
-  std::string member_id;
+  std::string member_id;  // with kMemberIdRequired: the id to join with
   std::vector<JoinGroupMember> members;  // filled for the leader only
 };
 

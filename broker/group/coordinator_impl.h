@@ -86,6 +86,8 @@ class GroupCoordinator::Impl : public std::enable_shared_from_this<Impl> {
   std::pair<group::JoinCallback, group::SyncCallback> EraseMember(group::Group& g,
                                                                  const std::string& member_id);
   void ResetSessionTimer(group::Group& g, group::Member& m);
+  // Remembers a member id handed out with kMemberIdRequired for `ms`.
+  void AddPendingMember(group::Group& g, const std::string& member_id, int32_t ms);
   void OnSessionTimeout(group::Group& g, const std::string& member_id);
   JoinGroupResult MakeJoinResult(const group::Group& g, const group::Member& m) const;
   void DoShutdown();

@@ -487,6 +487,44 @@ TEST_F(CoordinatorTest, JoinValidatesGroupIdSessionTimeoutAndMemberId) {
   EXPECT_EQ(Join(JoinReq("g", "a", {"range"}, "ghost")).error, GroupError::kUnknownMemberId);
 }
 
+TEST_F(CoordinatorTest, FirstJoinRequiringKnownMemberIdGetsTheIdToJoinWith) {
+  Start();
+  auto req = JoinReq("g", "a");
+  req.require_known_member_id = true;
+  JoinGroupResult first = Join(req);
+  ASSERT_EQ(first.error, GroupError::kMemberIdRequired);
+  EXPECT_THAT(first.member_id, StartsWith("a-"));
+  EXPECT_THAT(Describe("g").members, IsEmpty());  // not a member until it joins with the id
+
+  JoinGroupResult j = Join(Rejoin(req, first.member_id));
+  ASSERT_EQ(j.error, GroupError::kNone);
+  EXPECT_EQ(j.member_id, first.member_id);
+  EXPECT_EQ(j.leader_id, first.member_id);
+  EXPECT_EQ(j.generation_id, 1);
+  ASSERT_EQ(SyncAsync("g", j).Get().error, GroupError::kNone);
+  // Known members rejoin as before, whatever the flag.
+  EXPECT_EQ(Join(Rejoin(req, j.member_id)).error, GroupError::kNone);
+  // Without the flag, a first join still gets its id at once.
+  EXPECT_EQ(Join(JoinReq("g2", "b")).error, GroupError::kNone);
+}
+
+TEST_F(CoordinatorTest, UnusedPendingMemberIdExpiresAfterTheSessionTimeout) {
+  Start();
+  auto req = JoinReq("g", "a");
+  req.require_known_member_id = true;
+  req.session_timeout_ms = 50;
+  JoinGroupResult first = Join(req);
+  ASSERT_EQ(first.error, GroupError::kMemberIdRequired);
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(Join(Rejoin(req, first.member_id)).error, GroupError::kUnknownMemberId);
+  // A new id, used within its session timeout, joins.
+  req.session_timeout_ms = 10000;
+  JoinGroupResult second = Join(req);
+  ASSERT_EQ(second.error, GroupError::kMemberIdRequired);
+  EXPECT_NE(second.member_id, first.member_id);
+  EXPECT_EQ(Join(Rejoin(req, second.member_id)).error, GroupError::kNone);
+}
+
 TEST_F(CoordinatorTest, InconsistentProtocolTypeOrProtocolsAreRejected) {
   Start();
   FormGroup("g", {JoinReq("g", "a", {"range", "sticky"})});

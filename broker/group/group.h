@@ -102,6 +102,10 @@ struct Group : std::enable_shared_from_this<Group> {
   bool new_member_added = false;  // during the initial delay: extend it once more
   int32_t initial_delay_remaining_ms = 0;
 
+  // Member ids handed out with kMemberIdRequired and not yet used to join (Kafka's
+  // pendingMembers); each timer forgets its id after the session timeout.
+  std::map<std::string, std::unique_ptr<asio::steady_timer>> pending_members;
+
   // Committed offsets, loaded from the store on first use; nullopt until then.
   std::optional<OffsetMap> offsets;
 

@@ -2,6 +2,7 @@
 
 #include <bit>
 #include <cstring>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "storage/absl_compat.h"
@@ -222,7 +223,7 @@ int32_t Reader::ArrayLength(bool compact, size_t min_element_bytes) {
     n = Int32();
   }
   if (!ok()) return 0;
-  if (n < -1) {
+  if (n < -1 || n > std::numeric_limits<int32_t>::max()) {
     Fail(absl::StrCat("array length ", n));
     return 0;
   }
@@ -279,6 +280,9 @@ void Writer::Raw(std::string_view b) {
 }
 
 void Writer::String(std::string_view s) {
+  // An int16 length cannot say more; a longer string is cut rather than sent with a wrapped
+  // length that would desynchronise the whole response.
+  s = s.substr(0, std::numeric_limits<int16_t>::max());
   Int16(static_cast<int16_t>(s.size()));
   Raw(s);
 }

@@ -123,6 +123,7 @@ class Writer {
   void UnsignedVarint(uint32_t v);
   void WriteUuid(const Uuid& v);
 
+  // At most 32767 bytes (an int16 length): anything longer is cut there.
   void String(std::string_view s);
   void NullableString(const std::optional<std::string>& s);
   void CompactString(std::string_view s);

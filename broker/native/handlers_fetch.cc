@@ -1,11 +1,11 @@
-// Fetch (long poll, zero-copy payload) and ListOffsets.
+// Fetch (long poll, zero-copy payload) and ListOffsets. The read loop, the long poll and the offset
+// lookup are shared with the Kafka handlers (broker/fetch_common.h).
+#include <algorithm>
 #include <chrono>
 
-#include "absl/strings/str_cat.h"
-#include "asio/this_coro.hpp"
+#include "broker/fetch_common.h"
 #include "broker/native/errors.h"
 #include "broker/native/handler.h"
-#include "storage/errors.h"
 
 namespace sluice::broker::native {
 namespace {
@@ -16,46 +16,6 @@ constexpr uint64_t kDefaultPartitionMaxBytes = 1u << 20;
 // Keeps a response frame well inside the u32 length (KIP-74 may add one batch past max_bytes).
 constexpr uint64_t kMaxResponseBytes = 1u << 30;
 
-struct FetchPart {
-  const pb::FetchRequest::Partition* request;
-  std::shared_ptr<storage::PartitionLog> log;
-  absl::Status error;
-  storage::ReadResult read;
-};
-
-// Reads every partition once within the byte limits; returns the payload bytes found. As KIP-74:
-// the first partition with data returns at least one batch even past the limits.
-uint64_t ReadAll(std::vector<FetchPart>& parts, uint64_t max_bytes) {
-  uint64_t total = 0;
-  for (FetchPart& p : parts) {
-    if (!p.log) continue;  // resolution failed
-    p.read = storage::ReadResult{};
-    p.error = absl::OkStatus();
-    uint64_t part_max = p.request->max_bytes() ? p.request->max_bytes() : kDefaultPartitionMaxBytes;
-    uint64_t budget = total < max_bytes ? std::min(part_max, max_bytes - total) : 0;
-    if (budget == 0 && total > 0) {  // the response is full: report offsets only
-      p.read.high_watermark = p.log->high_watermark();
-      p.read.log_start_offset = p.log->log_start_offset();
-      continue;
-    }
-    auto r = p.log->Read(Offset(p.request->offset()), budget, /*min_one_batch=*/total == 0);
-    if (!r.ok()) {
-      p.error = r.status();
-      continue;
-    }
-    p.read = *std::move(r);
-    total += p.read.total_bytes;
-  }
-  return total;
-}
-
-bool AnyError(const std::vector<FetchPart>& parts) {
-  for (const FetchPart& p : parts) {
-    if (!p.error.ok()) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 asio::awaitable<void> HandleFetch(RequestContext& ctx, pb::RequestHeader& req, Response& resp) {
@@ -63,7 +23,9 @@ asio::awaitable<void> HandleFetch(RequestContext& ctx, pb::RequestHeader& req, R
   std::vector<FetchPart> parts;
   parts.reserve(static_cast<size_t>(fr.partitions_size()));
   for (const auto& p : fr.partitions()) {
-    FetchPart part{&p, nullptr, absl::OkStatus(), {}};
+    FetchPart part;
+    part.offset = Offset(p.offset());
+    part.max_bytes = p.max_bytes() ? p.max_bytes() : kDefaultPartitionMaxBytes;
     auto log = ctx.broker.logs.GetPartition(p.topic(), PartitionId(p.partition()));
     if (log.ok()) {
       part.log = *std::move(log);
@@ -72,43 +34,26 @@ asio::awaitable<void> HandleFetch(RequestContext& ctx, pb::RequestHeader& req, R
     }
     parts.push_back(std::move(part));
   }
-  const uint64_t max_bytes =
+  FetchLimits limits;
+  limits.max_bytes =
       std::min<uint64_t>(fr.max_bytes() ? fr.max_bytes() : kDefaultMaxBytes, kMaxResponseBytes);
-  uint64_t total = ReadAll(parts, max_bytes);
-  ctx.ReleaseNext();
-
-  // Long poll: wait for min_bytes, an error, the deadline, or the connection or broker closing.
-  // Registering before re-reading means an append that lands in between still wakes us.
-  PartitionNotifier& notifier = ctx.broker.notifier;
-  if (total < fr.min_bytes() && fr.max_wait_ms() > 0 && !AnyError(parts) &&
-      !notifier.shutting_down()) {
-    const auto deadline =
-        std::chrono::steady_clock::now() + std::chrono::milliseconds(fr.max_wait_ms());
-    asio::any_io_executor ex = co_await asio::this_coro::executor;
-    auto waker = std::make_shared<Waker>(ex);
-    std::vector<PartitionNotifier::Key> keys;
-    for (const FetchPart& p : parts) {
-      if (p.log) keys.push_back(p.log.get());
-    }
-    notifier.Watch(keys, waker);
-    ctx.RegisterWaker(waker);
-    for (;;) {
-      waker->Rearm();
-      total = ReadAll(parts, max_bytes);
-      if (total >= fr.min_bytes() || AnyError(parts) || ctx.connection_closed() ||
-          notifier.shutting_down() || std::chrono::steady_clock::now() >= deadline) {
-        break;
-      }
-      co_await waker->Wait(deadline);
-    }
-    notifier.Unwatch(keys, waker);
-  }
+  limits.min_bytes = fr.min_bytes();
+  limits.max_wait = std::chrono::milliseconds(fr.max_wait_ms());
+  // Named before the co_await: see broker/README.md on lambdas in co_await expressions.
+  const FetchHooks hooks{
+      [&ctx] { ctx.ReleaseNext(); },
+      [&ctx] { return ctx.connection_closed(); },
+      [&ctx](const std::shared_ptr<Waker>& w) { ctx.RegisterWaker(w); },
+  };
+  co_await ReadWithLongPoll(ctx.broker.notifier, parts, limits, hooks);
 
   auto* out = resp.header.mutable_fetch();
-  for (FetchPart& p : parts) {
+  for (int i = 0; i < fr.partitions_size(); ++i) {
+    const auto& rp = fr.partitions(i);
+    FetchPart& p = parts[static_cast<size_t>(i)];
     auto* r = out->add_partitions();
-    r->set_topic(p.request->topic());
-    r->set_partition(p.request->partition());
+    r->set_topic(rp.topic());
+    r->set_partition(rp.partition());
     SetError(r->mutable_error(), p.error);
     if (p.log && !p.error.ok()) {
       r->set_high_watermark(p.log->high_watermark().value());
@@ -140,23 +85,11 @@ asio::awaitable<void> HandleListOffsets(RequestContext& ctx, pb::RequestHeader& 
       SetError(r->mutable_error(), log.status());
       continue;
     }
-    r->mutable_error()->set_code(pb::NONE);
-    if (p.timestamp() == -1) {
-      r->set_offset((*log)->high_watermark().value());
-    } else if (p.timestamp() == -2) {
-      r->set_offset((*log)->log_start_offset().value());
-    } else if (p.timestamp() < 0) {
-      SetError(r->mutable_error(), pb::INVALID_REQUEST,
-               absl::StrCat("timestamp ", p.timestamp(), ": use -1 (latest), -2 (earliest) or ms"));
-    } else {
-      auto found = (*log)->OffsetForTimestamp(p.timestamp());
-      if (!found.ok()) {
-        SetError(r->mutable_error(), found.status());
-      } else if (*found) {
-        r->set_offset((*found)->offset.value());
-        r->set_timestamp((*found)->timestamp);
-      }
-    }
+    auto found = LookupOffset(**log, p.timestamp());
+    SetError(r->mutable_error(), found.status());
+    if (!found.ok()) continue;
+    r->set_offset(found->offset.value());
+    r->set_timestamp(found->timestamp);
   }
   co_return;
 }

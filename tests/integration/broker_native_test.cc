@@ -100,7 +100,7 @@ class BrokerProcess {
     std::vector<std::string> args{
         SLUICED_PATH,  "--data-dir",  dir_ + "/data", "--native-addr", "127.0.0.1:0",
         "--http-addr", "127.0.0.1:0", "--port-file",  port_file,       "--io-threads",
-        "2",           "--log-level", "debug"};
+        "2",           "--log-level", "debug",        "--kafka-addr",  "127.0.0.1:0"};
     args.insert(args.end(), flags_.begin(), flags_.end());
     pid_ = Spawn(args, log_path());
     auto until = Clock::now() + kStartTimeout;

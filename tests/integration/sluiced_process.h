@@ -141,7 +141,8 @@ inline int RunToExit(const std::vector<std::string>& args, const std::string& st
   return status ? ExitCode(*status) : -1;
 }
 
-// sluiced in `dir` (data in dir/data, log in dir/sluiced.log) on 127.0.0.1 ephemeral ports.
+// sluiced in `dir` (data in dir/data, log in dir/sluiced.log) on 127.0.0.1 ephemeral ports (Kafka,
+// native and HTTP listeners).
 // Start() may be called again after Stop(): the data dir is kept, the ports change.
 class BrokerProcess {
  public:
@@ -154,10 +155,11 @@ class BrokerProcess {
     const std::string port_file = dir_ + "/ports";
     std::error_code ec;
     std::filesystem::remove(port_file, ec);
-    native_port = http_port = 0;
+    kafka_port = native_port = http_port = 0;
     std::vector<std::string> args{sluiced_path_, "--data-dir", dir_ + "/data", "--port-file",
                                   port_file};
-    args.insert(args.end(), {"--native-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"});
+    args.insert(args.end(), {"--kafka-addr", "127.0.0.1:0", "--native-addr", "127.0.0.1:0",
+                             "--http-addr", "127.0.0.1:0"});
     args.insert(args.end(), {"--io-threads", "2"});
     args.insert(args.end(), flags_.begin(), flags_.end());
     pid_ = Spawn(args, "", log_path(), log_path());
@@ -167,10 +169,11 @@ class BrokerProcess {
       std::ifstream f(port_file);
       std::string line;
       while (std::getline(f, line)) {
+        if (line.rfind("kafka=", 0) == 0) kafka_port = uint16_t(std::stoi(line.substr(6)));
         if (line.rfind("native=", 0) == 0) native_port = uint16_t(std::stoi(line.substr(7)));
         if (line.rfind("http=", 0) == 0) http_port = uint16_t(std::stoi(line.substr(5)));
       }
-      if (native_port != 0 && http_port != 0) return true;
+      if (kafka_port != 0 && native_port != 0 && http_port != 0) return true;
       if (WaitPid(pid_, std::chrono::milliseconds(0))) {
         pid_ = -1;
         return false;  // exited during start-up
@@ -191,7 +194,7 @@ class BrokerProcess {
       return -1;
     }
     pid_ = -1;
-    native_port = http_port = 0;
+    kafka_port = native_port = http_port = 0;
     return ExitCode(*status);
   }
 
@@ -211,6 +214,7 @@ class BrokerProcess {
   std::string log_path() const { return dir_ + "/sluiced.log"; }
   std::string Log() const { return ReadFile(log_path()); }
 
+  uint16_t kafka_port = 0;
   uint16_t native_port = 0;
   uint16_t http_port = 0;
 

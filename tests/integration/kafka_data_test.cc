@@ -1,0 +1,661 @@
+// Produce, Fetch and ListOffsets over the Kafka protocol against the real `sluiced` (fork/exec on
+// ephemeral loopback ports, a fresh data dir per test). Requests are raw Kafka frames built with
+// the generated message structs; batches are built with storage's RecordBatchBuilder, so fetched
+// bytes can be compared byte for byte with what was produced (baseOffset patched by the broker).
+// Every wait is bounded; the broker is stopped by PID.
+//
+//   ProduceV3V7V8ThenFetchV4V11ByteExact   base offsets, log start, KIP-74, mid-batch fetch
+//   LongPollWakesOnProduceAndTimesOut      max_wait_ms / min_bytes, woken by another connection
+//   FetchErrors                            OFFSET_OUT_OF_RANGE (hw filled), unknown topic, v3
+//   ProduceRejections                      v2, acks, transactions, magic, CRC, zstd < v7, ...
+//   IdempotentRetry...                     a duplicate batch answers its original offsets
+//   AcksZeroSendsNoResponse                data appended, no response; an error closes
+//   ListOffsetsEarliestLatestByTime        v0 / v1 / v5, duplicates, unknown topic
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "broker/kafka/kafka_messages.h"
+#include "broker/kafka/wire.h"
+#include "gtest/gtest.h"
+#include "storage/byte_order.h"
+#include "storage/crc32c.h"
+#include "storage/record_batch.h"
+#include "tests/integration/sluiced_process.h"
+
+namespace sluice {
+namespace {
+
+namespace msg = broker::kafka::msg;
+using broker::kafka::Reader;
+using broker::kafka::Writer;
+using e2e::BrokerProcess;
+using e2e::Clock;
+using std::chrono::milliseconds;
+using ::testing::AssertionFailure;
+using ::testing::AssertionResult;
+using ::testing::AssertionSuccess;
+
+constexpr int kIoTimeoutMs = 15000;  // any single socket wait
+
+// Kafka error codes, spelled out here rather than taken from the broker's errors.h.
+constexpr int16_t kNone = 0;
+constexpr int16_t kOffsetOutOfRange = 1;
+constexpr int16_t kCorruptMessage = 2;
+constexpr int16_t kUnknownTopicOrPartition = 3;
+constexpr int16_t kInvalidRequiredAcks = 21;
+constexpr int16_t kUnsupportedVersion = 35;
+constexpr int16_t kInvalidRequest = 42;
+constexpr int16_t kOutOfOrderSequenceNumber = 45;
+constexpr int16_t kTransactionalIdAuthorizationFailed = 53;
+constexpr int16_t kUnsupportedCompressionType = 76;
+constexpr int16_t kInvalidRecord = 87;
+
+using ProducePartition = msg::ProduceResponse::TopicProduceResponse::PartitionProduceResponse;
+using FetchPartition = msg::FetchResponse::FetchableTopicResponse::PartitionData;
+using ListOffsetsPartition =
+    msg::ListOffsetsResponse::ListOffsetsTopicResponse::ListOffsetsPartitionResponse;
+
+// ---------------------------------------------------------------- a raw Kafka connection
+
+// One blocking TCP connection speaking Kafka framing (request header v1, response header v0: the
+// APIs here are never flexible at the versions we support). Requests may be pipelined: Send()
+// queues the correlation id the next Receive() must see. Decoded records view the last frame
+// received, valid until the next Receive().
+class KafkaConn {
+ public:
+  ~KafkaConn() {
+    if (fd_ >= 0) close(fd_);
+  }
+
+  AssertionResult Connect(uint16_t port) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd_ < 0 || connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      return AssertionFailure() << "connect to 127.0.0.1:" << port << " failed";
+    }
+    int one = 1;
+    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    return AssertionSuccess();
+  }
+
+  template <typename Req>
+  AssertionResult Send(const Req& req, int16_t version) {
+    Writer w;
+    const size_t size_at = w.ReserveInt32();
+    w.Int16(Req::kApiKey);
+    w.Int16(version);
+    w.Int32(++correlation_);
+    w.NullableString(std::string("kafka-data-test"));
+    req.Encode(w, version);
+    w.PatchInt32(size_at, static_cast<int32_t>(w.bytes().size() - 4));
+    const std::vector<uint8_t>& bytes = w.bytes();
+    for (size_t sent = 0; sent < bytes.size();) {
+      ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) return AssertionFailure() << "send failed";
+      sent += static_cast<size_t>(n);
+    }
+    pending_.push_back(correlation_);
+    return AssertionSuccess();
+  }
+
+  // Forgets the last request sent (acks=0 produce: no response will come).
+  void ExpectNoResponse() { pending_.pop_back(); }
+
+  template <typename Resp>
+  AssertionResult Receive(Resp* resp, int16_t version) {
+    std::vector<uint8_t> size_bytes(4);
+    if (!ReadExactly(size_bytes)) return AssertionFailure() << "no response (timeout or EOF)";
+    const int32_t size = storage::LoadBigEndian<int32_t>(size_bytes.data());
+    if (size < 4) return AssertionFailure() << "bad response size " << size;
+    frame_.assign(static_cast<size_t>(size), 0);
+    if (!ReadExactly(frame_)) return AssertionFailure() << "truncated response";
+    Reader r(frame_);
+    const int32_t correlation = r.Int32();
+    if (pending_.empty()) return AssertionFailure() << "response without a request";
+    const int32_t expected = pending_.front();
+    pending_.pop_front();
+    if (correlation != expected) {
+      return AssertionFailure() << "correlation id " << correlation << ", expected " << expected;
+    }
+    if (!resp->Decode(r, version)) return AssertionFailure() << "undecodable: " << r.error();
+    if (r.remaining() != 0) return AssertionFailure() << r.remaining() << " trailing bytes";
+    return AssertionSuccess();
+  }
+
+  template <typename Req, typename Resp>
+  AssertionResult Call(const Req& req, int16_t version, Resp* resp) {
+    AssertionResult sent = Send(req, version);
+    return sent ? Receive(resp, version) : sent;
+  }
+
+  // Whether response bytes (or EOF) arrived within `ms`.
+  bool Readable(int ms) {
+    pollfd p{fd_, POLLIN, 0};
+    return poll(&p, 1, ms) == 1;
+  }
+
+  // True if the broker closes the connection within the I/O timeout (bytes before EOF are
+  // discarded).
+  bool WaitClosed() {
+    const auto until = Clock::now() + milliseconds(kIoTimeoutMs);
+    char buf[4096];
+    while (Clock::now() < until) {
+      if (!Readable(50)) continue;
+      if (::recv(fd_, buf, sizeof(buf), 0) <= 0) return true;
+    }
+    return false;
+  }
+
+ private:
+  bool ReadExactly(std::vector<uint8_t>& out) {
+    const auto until = Clock::now() + milliseconds(kIoTimeoutMs);
+    for (size_t got = 0; got < out.size();) {
+      const auto left = std::chrono::duration_cast<milliseconds>(until - Clock::now()).count();
+      if (left <= 0 || !Readable(static_cast<int>(left))) return false;
+      ssize_t n = ::recv(fd_, out.data() + got, out.size() - got, 0);
+      if (n <= 0) return false;
+      got += static_cast<size_t>(n);
+    }
+    return true;
+  }
+
+  int fd_ = -1;
+  int32_t correlation_ = 0;
+  std::deque<int32_t> pending_;
+  std::vector<uint8_t> frame_;
+};
+
+// ---------------------------------------------------------------- batches
+
+std::span<uint8_t> View(std::string& s) {
+  return {reinterpret_cast<uint8_t*>(s.data()), s.size()};
+}
+
+std::string MakeBatch(int records, int64_t timestamp_ms, const std::string& tag,
+                      storage::RecordBatchBuilder::Options options = {}) {
+  storage::RecordBatchBuilder b(options);
+  for (int i = 0; i < records; ++i) {
+    std::string key = tag + "-k" + std::to_string(i);
+    std::string value = tag + "-value-" + std::to_string(i) + std::string(40, 'x');
+    b.Add(key, value, {}, timestamp_ms + i);
+  }
+  return b.Build();
+}
+
+// The batch as the broker stores and serves it: baseOffset patched.
+std::string WithBase(std::string batch, int64_t base) {
+  storage::SetBaseOffset(View(batch), Offset(base));
+  return batch;
+}
+
+// Sets the attributes (e.g. a compression codec) and recomputes the CRC, so the batch stays
+// valid for a broker that checks only the CRC of compressed batches.
+std::string WithAttributes(std::string batch, int16_t attributes) {
+  uint8_t* b = reinterpret_cast<uint8_t*>(batch.data());
+  storage::StoreBigEndian<int16_t>(b + storage::kAttributesOffset, attributes);
+  const uint32_t crc = storage::Crc32c(std::span<const uint8_t>(
+      b + storage::kAttributesOffset, batch.size() - storage::kAttributesOffset));
+  storage::StoreBigEndian<uint32_t>(b + storage::kCrcOffset, crc);
+  return batch;
+}
+
+std::string Copy(const broker::kafka::Records& r) {
+  return std::string(r.data.begin(), r.data.end());
+}
+
+// ---------------------------------------------------------------- requests
+
+// `data` must outlive the request (records view it).
+msg::ProduceRequest ProduceReq(const std::string& topic, int32_t partition, std::string& data,
+                               int16_t acks = -1) {
+  msg::ProduceRequest req;
+  req.acks = acks;
+  req.timeout_ms = 10000;
+  auto& t = req.topic_data.emplace_back();
+  t.name = topic;
+  auto& p = t.partition_data.emplace_back();
+  p.index = partition;
+  p.records.null = false;
+  p.records.data = View(data);
+  return req;
+}
+
+msg::FetchRequest FetchReq(const std::string& topic, int32_t partition, int64_t offset,
+                           int32_t max_wait_ms = 0, int32_t min_bytes = 0,
+                           int32_t partition_max_bytes = 1 << 20) {
+  msg::FetchRequest req;
+  req.replica_id = -1;
+  req.max_wait_ms = max_wait_ms;
+  req.min_bytes = min_bytes;
+  req.max_bytes = 10 << 20;
+  req.isolation_level = 0;
+  req.session_id = 0;
+  req.session_epoch = -1;
+  auto& t = req.topics.emplace_back();
+  t.topic = topic;
+  auto& p = t.partitions.emplace_back();
+  p.partition = partition;
+  p.fetch_offset = offset;
+  p.partition_max_bytes = partition_max_bytes;
+  return req;
+}
+
+msg::ListOffsetsRequest ListOffsetsReq(const std::string& topic, int64_t timestamp,
+                                       int32_t max_num_offsets = 1) {
+  msg::ListOffsetsRequest req;
+  req.replica_id = -1;
+  auto& t = req.topics.emplace_back();
+  t.name = topic;
+  auto& p = t.partitions.emplace_back();
+  p.partition_index = 0;
+  p.timestamp = timestamp;
+  p.max_num_offsets = max_num_offsets;
+  return req;
+}
+
+// The single partition of a one-partition response, or a default one (after a test failure).
+ProducePartition OnlyPartition(const msg::ProduceResponse& r) {
+  if (r.responses.size() != 1 || r.responses[0].partition_responses.size() != 1) {
+    ADD_FAILURE() << "expected one partition in the produce response";
+    return {};
+  }
+  return r.responses[0].partition_responses[0];
+}
+
+const FetchPartition* OnlyPartition(const msg::FetchResponse& r) {
+  if (r.responses.size() != 1 || r.responses[0].partitions.size() != 1) {
+    ADD_FAILURE() << "expected one partition in the fetch response";
+    return nullptr;
+  }
+  return &r.responses[0].partitions[0];
+}
+
+ListOffsetsPartition OnlyPartition(const msg::ListOffsetsResponse& r) {
+  if (r.topics.size() != 1 || r.topics[0].partitions.size() != 1) {
+    ADD_FAILURE() << "expected one partition in the list offsets response";
+    return {};
+  }
+  return r.topics[0].partitions[0];
+}
+
+// ---------------------------------------------------------------- the fixture
+
+class KafkaDataTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = e2e::MakeTempDir("sluice-kafka-data");
+    ASSERT_FALSE(dir_.empty());
+    broker_ = std::make_unique<BrokerProcess>(
+        SLUICED_PATH, dir_,
+        std::vector<std::string>{"--kafka-addr", "127.0.0.1:0", "--log-level", "debug"});
+    ASSERT_TRUE(broker_->Start()) << "sluiced did not start; log:\n" << broker_->Log();
+    std::ifstream ports(dir_ + "/ports");
+    for (std::string line; std::getline(ports, line);) {
+      if (line.rfind("kafka=", 0) == 0) {
+        kafka_port_ = static_cast<uint16_t>(std::stoi(line.substr(6)));
+      }
+    }
+    ASSERT_NE(kafka_port_, 0) << "no kafka= line in the port file";
+  }
+
+  void TearDown() override {
+    if (broker_) {
+      EXPECT_EQ(broker_->Stop(), 0) << broker_->Log();
+      if (HasFailure()) std::cerr << "---- sluiced log ----\n" << broker_->Log();
+    }
+    std::error_code ec;
+    if (!dir_.empty() && !HasFailure()) std::filesystem::remove_all(dir_, ec);
+  }
+
+  std::unique_ptr<KafkaConn> Connect() {
+    auto c = std::make_unique<KafkaConn>();
+    EXPECT_TRUE(c->Connect(kafka_port_));
+    return c;
+  }
+
+  ProducePartition Produce(KafkaConn& c, int16_t version, const std::string& topic,
+                           std::string batch, int16_t acks = -1, int32_t partition = 0) {
+    msg::ProduceResponse resp;
+    EXPECT_TRUE(c.Call(ProduceReq(topic, partition, batch, acks), version, &resp));
+    return OnlyPartition(resp);
+  }
+
+  struct Fetched {
+    FetchPartition partition;
+    std::string records;
+    int32_t session_id = -1;
+    int16_t error_code = -1;
+  };
+  Fetched Fetch(KafkaConn& c, int16_t version, const msg::FetchRequest& req) {
+    msg::FetchResponse resp;
+    EXPECT_TRUE(c.Call(req, version, &resp));
+    return Collect(resp);
+  }
+  static Fetched Collect(const msg::FetchResponse& resp) {
+    Fetched out;
+    out.session_id = resp.session_id;
+    out.error_code = resp.error_code;
+    if (const FetchPartition* p = OnlyPartition(resp)) {
+      out.partition = *p;
+      out.records = Copy(p->records);
+    }
+    return out;
+  }
+
+  ListOffsetsPartition ListOffsets(KafkaConn& c, int16_t version, const std::string& topic,
+                                   int64_t timestamp, int32_t max_num_offsets = 1) {
+    msg::ListOffsetsResponse resp;
+    EXPECT_TRUE(c.Call(ListOffsetsReq(topic, timestamp, max_num_offsets), version, &resp));
+    return OnlyPartition(resp);
+  }
+
+  int64_t Latest(KafkaConn& c, const std::string& topic) {
+    ListOffsetsPartition p = ListOffsets(c, 1, topic, -1);
+    EXPECT_EQ(p.error_code, kNone);
+    return p.offset;
+  }
+
+  std::string dir_;
+  std::unique_ptr<BrokerProcess> broker_;
+  uint16_t kafka_port_ = 0;
+};
+
+// ---------------------------------------------------------------- tests
+
+TEST_F(KafkaDataTest, ProduceV3V7V8ThenFetchV4V11ByteExact) {
+  auto c = Connect();
+  const std::string a = MakeBatch(3, 1000, "a");
+  const std::string b = MakeBatch(2, 2000, "b");
+  const std::string d = MakeBatch(4, 3000, "d");
+
+  ProducePartition p3 = Produce(*c, 3, "events", a, /*acks=*/1);
+  EXPECT_EQ(p3.error_code, kNone);
+  EXPECT_EQ(p3.base_offset, 0);
+  EXPECT_EQ(p3.log_append_time_ms, -1);
+  ProducePartition p7 = Produce(*c, 7, "events", b);
+  EXPECT_EQ(p7.error_code, kNone);
+  EXPECT_EQ(p7.base_offset, 3);
+  EXPECT_EQ(p7.log_start_offset, 0);
+  ProducePartition p8 = Produce(*c, 8, "events", d);
+  EXPECT_EQ(p8.error_code, kNone);
+  EXPECT_EQ(p8.base_offset, 5);
+  EXPECT_EQ(p8.log_start_offset, 0);
+  EXPECT_FALSE(p8.error_message.has_value());
+  EXPECT_TRUE(p8.record_errors.empty());
+
+  const std::string all = WithBase(a, 0) + WithBase(b, 3) + WithBase(d, 5);
+
+  Fetched f4 = Fetch(*c, 4, FetchReq("events", 0, 0));
+  EXPECT_EQ(f4.partition.error_code, kNone);
+  EXPECT_EQ(f4.partition.high_watermark, 9);
+  EXPECT_EQ(f4.partition.last_stable_offset, 9);
+  EXPECT_FALSE(f4.partition.aborted_transactions.has_value());
+  EXPECT_EQ(f4.records, all);
+
+  msg::FetchRequest committed = FetchReq("events", 0, 3);
+  committed.isolation_level = 1;
+  Fetched f11 = Fetch(*c, 11, committed);
+  EXPECT_EQ(f11.error_code, kNone);
+  EXPECT_EQ(f11.session_id, 0);
+  EXPECT_EQ(f11.partition.error_code, kNone);
+  EXPECT_EQ(f11.partition.high_watermark, 9);
+  EXPECT_EQ(f11.partition.last_stable_offset, 9);
+  EXPECT_EQ(f11.partition.log_start_offset, 0);
+  EXPECT_EQ(f11.partition.preferred_read_replica, -1);
+  ASSERT_TRUE(f11.partition.aborted_transactions.has_value());
+  EXPECT_TRUE(f11.partition.aborted_transactions->empty());
+  EXPECT_EQ(f11.records, WithBase(b, 3) + WithBase(d, 5));
+
+  // An offset inside a batch returns the whole batch.
+  EXPECT_EQ(Fetch(*c, 11, FetchReq("events", 0, 4)).records, WithBase(b, 3) + WithBase(d, 5));
+  // KIP-74: a partition limit smaller than a batch still returns the first batch, only it.
+  EXPECT_EQ(Fetch(*c, 11, FetchReq("events", 0, 0, 0, 0, /*partition_max_bytes=*/1)).records,
+            WithBase(a, 0));
+  // At the high watermark: nothing, no error.
+  Fetched end = Fetch(*c, 11, FetchReq("events", 0, 9));
+  EXPECT_EQ(end.partition.error_code, kNone);
+  EXPECT_TRUE(end.records.empty());
+  EXPECT_EQ(end.partition.high_watermark, 9);
+}
+
+TEST_F(KafkaDataTest, LongPollWakesOnProduceAndTimesOut) {
+  auto consumer = Connect();
+  auto producer = Connect();
+  const std::string first = MakeBatch(1, 1000, "first");
+  ASSERT_EQ(Produce(*producer, 7, "poll", first).error_code, kNone);
+
+  // Waits up to 10 s for one byte at the end of the log; a produce 300 ms later answers it.
+  const auto sent = Clock::now();
+  ASSERT_TRUE(consumer->Send(FetchReq("poll", 0, 1, /*max_wait_ms=*/10000, /*min_bytes=*/1), 11));
+  EXPECT_FALSE(consumer->Readable(300)) << "the fetch did not wait";
+  const std::string second = MakeBatch(2, 2000, "second");
+  ASSERT_EQ(Produce(*producer, 7, "poll", second).error_code, kNone);
+  msg::FetchResponse resp;
+  ASSERT_TRUE(consumer->Receive(&resp, 11));
+  const auto waited = Clock::now() - sent;
+  EXPECT_LT(waited, milliseconds(5000)) << "the produce did not wake the fetch";
+  Fetched woken = Collect(resp);
+  EXPECT_EQ(woken.partition.error_code, kNone);
+  EXPECT_EQ(woken.records, WithBase(second, 1));
+
+  // Nothing produced: the fetch answers empty after max_wait_ms.
+  const auto start = Clock::now();
+  Fetched timed_out = Fetch(*consumer, 11, FetchReq("poll", 0, 3, /*max_wait_ms=*/400, 1));
+  const auto elapsed = Clock::now() - start;
+  EXPECT_GE(elapsed, milliseconds(350));
+  EXPECT_LT(elapsed, milliseconds(5000));
+  EXPECT_EQ(timed_out.partition.error_code, kNone);
+  EXPECT_TRUE(timed_out.records.empty());
+  EXPECT_EQ(timed_out.partition.high_watermark, 3);
+}
+
+TEST_F(KafkaDataTest, FetchErrors) {
+  auto c = Connect();
+  ASSERT_EQ(Produce(*c, 7, "t", MakeBatch(2, 1000, "x")).error_code, kNone);
+
+  for (int64_t offset : {int64_t{100}, int64_t{-1}}) {
+    Fetched out = Fetch(*c, 11, FetchReq("t", 0, offset));
+    EXPECT_EQ(out.partition.error_code, kOffsetOutOfRange) << offset;
+    EXPECT_EQ(out.partition.high_watermark, 2) << offset;
+    EXPECT_EQ(out.partition.log_start_offset, 0) << offset;
+    EXPECT_TRUE(out.records.empty());
+  }
+
+  // Unknown topic (fetch does not create it) and unknown partition of a known one.
+  Fetched unknown = Fetch(*c, 11, FetchReq("nope", 0, 0, /*max_wait_ms=*/5000, 1));
+  EXPECT_EQ(unknown.partition.error_code, kUnknownTopicOrPartition);
+  EXPECT_EQ(unknown.partition.high_watermark, -1);
+  EXPECT_EQ(ListOffsets(*c, 1, "nope", -1).error_code, kUnknownTopicOrPartition);
+  EXPECT_EQ(Fetch(*c, 11, FetchReq("t", 7, 0)).partition.error_code, kUnknownTopicOrPartition);
+
+  // v0-3 would need down-conversion to legacy message sets.
+  for (int16_t v : {0, 3}) {
+    Fetched old = Fetch(*c, v, FetchReq("t", 0, 0));
+    EXPECT_EQ(old.partition.error_code, kUnsupportedVersion) << v;
+    EXPECT_TRUE(old.records.empty()) << v;
+  }
+}
+
+TEST_F(KafkaDataTest, ProduceRejections) {
+  auto c = Connect();
+  const std::string good = MakeBatch(2, 1000, "good");
+
+  // Legacy versions: nothing appended, the topic not even created.
+  EXPECT_EQ(Produce(*c, 2, "legacy", good).error_code, kUnsupportedVersion);
+  EXPECT_EQ(ListOffsets(*c, 1, "legacy", -1).error_code, kUnknownTopicOrPartition);
+
+  ASSERT_EQ(Produce(*c, 7, "t", good).error_code, kNone);  // offsets 0-1
+  EXPECT_EQ(Produce(*c, 7, "t", good, /*acks=*/2).error_code, kInvalidRequiredAcks);
+
+  // Transactions: a transactional id, or a transactional batch.
+  {
+    std::string data = good;
+    msg::ProduceRequest req = ProduceReq("t", 0, data);
+    req.transactional_id = "txn-1";
+    msg::ProduceResponse resp;
+    ASSERT_TRUE(c->Call(req, 7, &resp));
+    EXPECT_EQ(OnlyPartition(resp).error_code, kTransactionalIdAuthorizationFailed);
+  }
+  storage::RecordBatchBuilder::Options txn;
+  txn.transactional = true;
+  txn.producer_id = 5;
+  txn.producer_epoch = 0;
+  txn.base_sequence = 0;
+  EXPECT_EQ(Produce(*c, 7, "t", MakeBatch(1, 1000, "txn", txn)).error_code,
+            kTransactionalIdAuthorizationFailed);
+
+  // A legacy magic inside a v3+ request.
+  std::string magic1 = good;
+  magic1[storage::kCrcOffset - 1] = 1;
+  EXPECT_EQ(Produce(*c, 7, "t", magic1).error_code, kInvalidRecord);
+
+  // A bad CRC: CORRUPT_MESSAGE with storage's reason (v8), nothing appended; also when the bad
+  // batch follows a good one in the same partition.
+  std::string corrupt = good;
+  corrupt[corrupt.size() - 1] ^= 0x5a;
+  ProducePartition bad = Produce(*c, 8, "t", corrupt);
+  EXPECT_EQ(bad.error_code, kCorruptMessage);
+  EXPECT_EQ(bad.base_offset, -1);
+  EXPECT_TRUE(bad.error_message.has_value());
+  EXPECT_EQ(Produce(*c, 7, "t", good + corrupt).error_code, kCorruptMessage);
+  std::string truncated = good.substr(0, good.size() - 3);
+  EXPECT_EQ(Produce(*c, 7, "t", truncated).error_code, kCorruptMessage);
+
+  // zstd needs v7; from v7 a compressed batch is stored as it came (only its CRC is checked).
+  const std::string zstd = WithAttributes(MakeBatch(1, 1000, "z"), /*zstd=*/4);
+  EXPECT_EQ(Produce(*c, 3, "t", zstd).error_code, kUnsupportedCompressionType);
+  EXPECT_EQ(Latest(*c, "t"), 2) << "a rejected produce appended something";
+  ProducePartition z = Produce(*c, 7, "t", zstd);
+  EXPECT_EQ(z.error_code, kNone);
+  EXPECT_EQ(z.base_offset, 2);
+  EXPECT_EQ(Fetch(*c, 11, FetchReq("t", 0, 2)).records, WithBase(zstd, 2));
+
+  // A partition the topic does not have.
+  EXPECT_EQ(Produce(*c, 7, "t", good, -1, /*partition=*/99).error_code, kUnknownTopicOrPartition);
+  EXPECT_EQ(Latest(*c, "t"), 3);
+}
+
+TEST_F(KafkaDataTest, IdempotentRetryAnswersTheOriginalOffsets) {
+  auto c = Connect();
+  storage::RecordBatchBuilder::Options idem;
+  idem.producer_id = 4242;
+  idem.producer_epoch = 0;
+  idem.base_sequence = 0;
+  const std::string first = MakeBatch(3, 1000, "idem", idem);  // sequences 0-2
+  ASSERT_EQ(Produce(*c, 7, "idem", MakeBatch(1, 900, "plain")).base_offset, 0);
+  ProducePartition original = Produce(*c, 7, "idem", first);
+  EXPECT_EQ(original.error_code, kNone);
+  EXPECT_EQ(original.base_offset, 1);
+  ProducePartition retry = Produce(*c, 8, "idem", first);
+  EXPECT_EQ(retry.error_code, kNone);
+  EXPECT_EQ(retry.base_offset, 1);
+  EXPECT_EQ(Latest(*c, "idem"), 4) << "the retry was appended again";
+
+  idem.base_sequence = 7;  // a gap after sequence 2
+  EXPECT_EQ(Produce(*c, 7, "idem", MakeBatch(1, 2000, "gap", idem)).error_code,
+            kOutOfOrderSequenceNumber);
+  EXPECT_EQ(Latest(*c, "idem"), 4);
+}
+
+TEST_F(KafkaDataTest, AcksZeroSendsNoResponse) {
+  auto c = Connect();
+  const std::string batch = MakeBatch(3, 1000, "fire-and-forget");
+  std::string data = batch;
+  ASSERT_TRUE(c->Send(ProduceReq("quiet", 0, data, /*acks=*/0), 7));
+  c->ExpectNoResponse();
+  // The next response on the connection is the ListOffsets one (Receive checks the correlation
+  // id), and the produce's data is there.
+  ListOffsetsPartition latest = ListOffsets(*c, 1, "quiet", -1);
+  EXPECT_EQ(latest.error_code, kNone);
+  EXPECT_EQ(latest.offset, 3);
+  EXPECT_EQ(Fetch(*c, 11, FetchReq("quiet", 0, 0)).records, WithBase(batch, 0));
+
+  // An acks=0 produce that fails closes the connection: the producer's only signal.
+  std::string corrupt = batch;
+  corrupt[corrupt.size() - 1] ^= 0x5a;
+  ASSERT_TRUE(c->Send(ProduceReq("quiet", 0, corrupt, /*acks=*/0), 7));
+  c->ExpectNoResponse();
+  EXPECT_TRUE(c->WaitClosed());
+  auto again = Connect();
+  EXPECT_EQ(Latest(*again, "quiet"), 3);
+}
+
+TEST_F(KafkaDataTest, ListOffsetsEarliestLatestByTime) {
+  auto c = Connect();
+  ASSERT_EQ(Produce(*c, 7, "times", MakeBatch(3, 1000, "a")).error_code, kNone);  // 0-2
+  ASSERT_EQ(Produce(*c, 7, "times", MakeBatch(2, 2000, "b")).error_code, kNone);  // 3-4
+
+  // v0: old_style_offsets, at most one.
+  auto v0 = [&](int64_t ts, int32_t max_num = 1) {
+    ListOffsetsPartition p = ListOffsets(*c, 0, "times", ts, max_num);
+    EXPECT_EQ(p.error_code, kNone) << ts;
+    return p.old_style_offsets;
+  };
+  EXPECT_EQ(v0(-1), std::vector<int64_t>{5});
+  EXPECT_EQ(v0(-2), std::vector<int64_t>{0});
+  EXPECT_EQ(v0(1500), std::vector<int64_t>{3});
+  EXPECT_EQ(v0(-1, /*max_num=*/0), std::vector<int64_t>{});
+  EXPECT_EQ(v0(9999), std::vector<int64_t>{});
+
+  for (int16_t v : {1, 5}) {
+    SCOPED_TRACE(v);
+    ListOffsetsPartition latest = ListOffsets(*c, v, "times", -1);
+    EXPECT_EQ(latest.error_code, kNone);
+    EXPECT_EQ(latest.offset, 5);
+    EXPECT_EQ(latest.timestamp, -1);
+    ListOffsetsPartition earliest = ListOffsets(*c, v, "times", -2);
+    EXPECT_EQ(earliest.offset, 0);
+    ListOffsetsPartition exact = ListOffsets(*c, v, "times", 1001);
+    EXPECT_EQ(exact.offset, 1);
+    EXPECT_EQ(exact.timestamp, 1001);
+    ListOffsetsPartition between = ListOffsets(*c, v, "times", 1500);
+    EXPECT_EQ(between.offset, 3);
+    EXPECT_EQ(between.timestamp, 2000);
+    ListOffsetsPartition after = ListOffsets(*c, v, "times", 9999);
+    EXPECT_EQ(after.error_code, kNone);
+    EXPECT_EQ(after.offset, -1);
+    EXPECT_EQ(after.timestamp, -1);
+    EXPECT_EQ(ListOffsets(*c, v, "times", -5).error_code, kInvalidRequest);
+    EXPECT_EQ(ListOffsets(*c, v, "missing", -1).error_code, kUnknownTopicOrPartition);
+  }
+  EXPECT_EQ(ListOffsets(*c, 5, "times", -1).leader_epoch, -1);
+
+  // read_committed sees the same end (no transactions).
+  msg::ListOffsetsRequest committed = ListOffsetsReq("times", -1);
+  committed.isolation_level = 1;
+  msg::ListOffsetsResponse cr;
+  ASSERT_TRUE(c->Call(committed, 5, &cr));
+  EXPECT_EQ(OnlyPartition(cr).offset, 5);
+
+  // v1+: a partition named twice is refused, each time.
+  msg::ListOffsetsRequest dup = ListOffsetsReq("times", -1);
+  dup.topics[0].partitions.push_back(dup.topics[0].partitions[0]);
+  msg::ListOffsetsResponse dr;
+  ASSERT_TRUE(c->Call(dup, 1, &dr));
+  ASSERT_EQ(dr.topics.size(), 1u);
+  ASSERT_EQ(dr.topics[0].partitions.size(), 2u);
+  EXPECT_EQ(dr.topics[0].partitions[0].error_code, kInvalidRequest);
+  EXPECT_EQ(dr.topics[0].partitions[1].error_code, kInvalidRequest);
+}
+
+}  // namespace
+}  // namespace sluice
