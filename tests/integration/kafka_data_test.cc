@@ -9,6 +9,7 @@
 //   FetchErrors                            OFFSET_OUT_OF_RANGE (hw filled), unknown topic, v3
 //   ProduceRejections                      v2, acks, transactions, magic, CRC, zstd < v7, ...
 //   IdempotentRetry...                     a duplicate batch answers its original offsets
+//   IdempotentStateSurvivesACrash          ... also after SIGKILL and a restart
 //   AcksZeroSendsNoResponse                data appended, no response; an error closes
 //   ListOffsetsEarliestLatestByTime        v0 / v1 / v5, duplicates, unknown topic
 #include <arpa/inet.h>
@@ -574,6 +575,41 @@ TEST_F(KafkaDataTest, IdempotentRetryAnswersTheOriginalOffsets) {
   EXPECT_EQ(Produce(*c, 7, "idem", MakeBatch(1, 2000, "gap", idem)).error_code,
             kOutOfOrderSequenceNumber);
   EXPECT_EQ(Latest(*c, "idem"), 4);
+}
+
+// The producer state survives a crash: after SIGKILL and a restart, a retry of a batch
+// acknowledged before the crash is still answered with its original offsets and not appended
+// again, and the sequence continues where it was.
+TEST_F(KafkaDataTest, IdempotentStateSurvivesACrash) {
+  storage::RecordBatchBuilder::Options idem;
+  idem.producer_id = 77;
+  idem.producer_epoch = 3;
+  idem.base_sequence = 0;
+  const std::string first = MakeBatch(2, 1000, "before", idem);  // sequences 0-1
+  idem.base_sequence = 2;
+  const std::string second = MakeBatch(2, 1100, "before", idem);  // sequences 2-3
+  {
+    auto c = Connect();
+    ASSERT_EQ(Produce(*c, 7, "survivor", first).base_offset, 0);   // acks=-1: durable
+    ASSERT_EQ(Produce(*c, 7, "survivor", second).base_offset, 2);
+  }
+  broker_->Kill();
+  ASSERT_TRUE(broker_->Start()) << "sluiced did not restart; log:\n" << broker_->Log();
+  kafka_port_ = broker_->kafka_port;
+  auto c = Connect();
+  ProducePartition retry = Produce(*c, 7, "survivor", second);
+  EXPECT_EQ(retry.error_code, kNone);
+  EXPECT_EQ(retry.base_offset, 2);
+  retry = Produce(*c, 7, "survivor", first);
+  EXPECT_EQ(retry.error_code, kNone);
+  EXPECT_EQ(retry.base_offset, 0);
+  EXPECT_EQ(Latest(*c, "survivor"), 4) << "a retry was appended again after the restart";
+  idem.base_sequence = 4;
+  EXPECT_EQ(Produce(*c, 7, "survivor", MakeBatch(1, 1200, "after", idem)).base_offset, 4);
+  idem.base_sequence = 9;
+  EXPECT_EQ(Produce(*c, 7, "survivor", MakeBatch(1, 1300, "gap", idem)).error_code,
+            kOutOfOrderSequenceNumber);
+  EXPECT_EQ(Latest(*c, "survivor"), 5);
 }
 
 TEST_F(KafkaDataTest, AcksZeroSendsNoResponse) {
