@@ -37,6 +37,7 @@
 #include "storage/byte_order.h"
 #include "storage/crc32c.h"
 #include "storage/record_batch.h"
+#include "tests/integration/kafka_test_conn.h"
 #include "tests/integration/sluiced_process.h"
 
 namespace sluice {
@@ -46,13 +47,12 @@ namespace msg = broker::kafka::msg;
 using broker::kafka::Reader;
 using broker::kafka::Writer;
 using e2e::BrokerProcess;
+using kafka_test::KafkaConn;
 using e2e::Clock;
 using std::chrono::milliseconds;
 using ::testing::AssertionFailure;
 using ::testing::AssertionResult;
 using ::testing::AssertionSuccess;
-
-constexpr int kIoTimeoutMs = 15000;  // any single socket wait
 
 // Kafka error codes, spelled out here rather than taken from the broker's errors.h.
 constexpr int16_t kNone = 0;
@@ -71,119 +71,6 @@ using ProducePartition = msg::ProduceResponse::TopicProduceResponse::PartitionPr
 using FetchPartition = msg::FetchResponse::FetchableTopicResponse::PartitionData;
 using ListOffsetsPartition =
     msg::ListOffsetsResponse::ListOffsetsTopicResponse::ListOffsetsPartitionResponse;
-
-// ---------------------------------------------------------------- a raw Kafka connection
-
-// One blocking TCP connection speaking Kafka framing (request header v1, response header v0: the
-// APIs here are never flexible at the versions we support). Requests may be pipelined: Send()
-// queues the correlation id the next Receive() must see. Decoded records view the last frame
-// received, valid until the next Receive().
-class KafkaConn {
- public:
-  ~KafkaConn() {
-    if (fd_ >= 0) close(fd_);
-  }
-
-  AssertionResult Connect(uint16_t port) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd_ < 0 || connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-      return AssertionFailure() << "connect to 127.0.0.1:" << port << " failed";
-    }
-    int one = 1;
-    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    return AssertionSuccess();
-  }
-
-  template <typename Req>
-  AssertionResult Send(const Req& req, int16_t version) {
-    Writer w;
-    const size_t size_at = w.ReserveInt32();
-    w.Int16(Req::kApiKey);
-    w.Int16(version);
-    w.Int32(++correlation_);
-    w.NullableString(std::string("kafka-data-test"));
-    req.Encode(w, version);
-    w.PatchInt32(size_at, static_cast<int32_t>(w.bytes().size() - 4));
-    const std::vector<uint8_t>& bytes = w.bytes();
-    for (size_t sent = 0; sent < bytes.size();) {
-      ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-      if (n <= 0) return AssertionFailure() << "send failed";
-      sent += static_cast<size_t>(n);
-    }
-    pending_.push_back(correlation_);
-    return AssertionSuccess();
-  }
-
-  // Forgets the last request sent (acks=0 produce: no response will come).
-  void ExpectNoResponse() { pending_.pop_back(); }
-
-  template <typename Resp>
-  AssertionResult Receive(Resp* resp, int16_t version) {
-    std::vector<uint8_t> size_bytes(4);
-    if (!ReadExactly(size_bytes)) return AssertionFailure() << "no response (timeout or EOF)";
-    const int32_t size = storage::LoadBigEndian<int32_t>(size_bytes.data());
-    if (size < 4) return AssertionFailure() << "bad response size " << size;
-    frame_.assign(static_cast<size_t>(size), 0);
-    if (!ReadExactly(frame_)) return AssertionFailure() << "truncated response";
-    Reader r(frame_);
-    const int32_t correlation = r.Int32();
-    if (pending_.empty()) return AssertionFailure() << "response without a request";
-    const int32_t expected = pending_.front();
-    pending_.pop_front();
-    if (correlation != expected) {
-      return AssertionFailure() << "correlation id " << correlation << ", expected " << expected;
-    }
-    if (!resp->Decode(r, version)) return AssertionFailure() << "undecodable: " << r.error();
-    if (r.remaining() != 0) return AssertionFailure() << r.remaining() << " trailing bytes";
-    return AssertionSuccess();
-  }
-
-  template <typename Req, typename Resp>
-  AssertionResult Call(const Req& req, int16_t version, Resp* resp) {
-    AssertionResult sent = Send(req, version);
-    return sent ? Receive(resp, version) : sent;
-  }
-
-  // Whether response bytes (or EOF) arrived within `ms`.
-  bool Readable(int ms) {
-    pollfd p{fd_, POLLIN, 0};
-    return poll(&p, 1, ms) == 1;
-  }
-
-  // True if the broker closes the connection within the I/O timeout (bytes before EOF are
-  // discarded).
-  bool WaitClosed() {
-    const auto until = Clock::now() + milliseconds(kIoTimeoutMs);
-    char buf[4096];
-    while (Clock::now() < until) {
-      if (!Readable(50)) continue;
-      if (::recv(fd_, buf, sizeof(buf), 0) <= 0) return true;
-    }
-    return false;
-  }
-
- private:
-  bool ReadExactly(std::vector<uint8_t>& out) {
-    const auto until = Clock::now() + milliseconds(kIoTimeoutMs);
-    for (size_t got = 0; got < out.size();) {
-      const auto left = std::chrono::duration_cast<milliseconds>(until - Clock::now()).count();
-      if (left <= 0 || !Readable(static_cast<int>(left))) return false;
-      ssize_t n = ::recv(fd_, out.data() + got, out.size() - got, 0);
-      if (n <= 0) return false;
-      got += static_cast<size_t>(n);
-    }
-    return true;
-  }
-
-  int fd_ = -1;
-  int32_t correlation_ = 0;
-  std::deque<int32_t> pending_;
-  std::vector<uint8_t> frame_;
-};
 
 // ---------------------------------------------------------------- batches
 
@@ -328,7 +215,7 @@ class KafkaDataTest : public ::testing::Test {
   }
 
   std::unique_ptr<KafkaConn> Connect() {
-    auto c = std::make_unique<KafkaConn>();
+    auto c = std::make_unique<KafkaConn>("kafka-data-test");
     EXPECT_TRUE(c->Connect(kafka_port_));
     return c;
   }

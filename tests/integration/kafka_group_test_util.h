@@ -1,149 +1,15 @@
 #pragma once
-// Test helpers for Kafka consumer-group tests: a blocking raw Kafka connection that sends the
-// generated request structs and decodes the responses, Kafka's ConsumerProtocol encodings written
-// from Kafka's schema (independent of the client library's codec), and request builders.
-// Used by the test's main thread only.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <chrono>
-#include <cstdint>
-#include <deque>
+// Test helpers for Kafka consumer-group tests: Kafka's ConsumerProtocol encodings written from
+// Kafka's schema (independent of the client library's codec) and request builders, on top of the
+// raw connection of kafka_test_conn.h (whose namespace and aliases this shares).
 #include <map>
 #include <optional>
 #include <ostream>
 #include <span>
-#include <string>
-#include <utility>
-#include <vector>
 
-#include "broker/kafka/kafka_messages.h"
-#include "broker/kafka/wire.h"
-#include "gtest/gtest.h"
+#include "tests/integration/kafka_test_conn.h"
 
 namespace sluice::kafka_test {
-
-namespace msg = broker::kafka::msg;
-using broker::kafka::Reader;
-using broker::kafka::Writer;
-using ::testing::AssertionFailure;
-using ::testing::AssertionResult;
-using ::testing::AssertionSuccess;
-
-inline constexpr int kIoTimeoutMs = 15000;  // any single socket wait
-
-// ---------------------------------------------------------------- a raw Kafka connection
-
-// One blocking TCP connection speaking Kafka framing: request header v1 (v2 at flexible
-// versions), response header v0 (v1 at flexible versions). Requests may be pipelined: Send()
-// queues the correlation id that the next Receive() must see.
-class KafkaConn {
- public:
-  explicit KafkaConn(std::string client_id) : client_id_(std::move(client_id)) {}
-  ~KafkaConn() {
-    if (fd_ >= 0) close(fd_);
-  }
-  KafkaConn(const KafkaConn&) = delete;
-  KafkaConn& operator=(const KafkaConn&) = delete;
-
-  AssertionResult Connect(uint16_t port) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd_ < 0 || connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-      return AssertionFailure() << "connect to 127.0.0.1:" << port << " failed";
-    }
-    return AssertionSuccess();
-  }
-
-  template <typename Req>
-  AssertionResult Send(const Req& req, int16_t version) {
-    Writer w;
-    const size_t size_at = w.ReserveInt32();
-    w.Int16(Req::kApiKey);
-    w.Int16(version);
-    w.Int32(++correlation_);
-    w.NullableString(client_id_);
-    if (version >= Req::kFirstFlexibleVersion) w.UnsignedVarint(0);  // no tagged fields
-    req.Encode(w, version);
-    w.PatchInt32(size_at, static_cast<int32_t>(w.bytes().size() - 4));
-    const std::vector<uint8_t>& bytes = w.bytes();
-    for (size_t sent = 0; sent < bytes.size();) {
-      ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-      if (n <= 0) return AssertionFailure() << "send failed";
-      sent += static_cast<size_t>(n);
-    }
-    pending_.push_back(correlation_);
-    return AssertionSuccess();
-  }
-
-  template <typename Resp>
-  AssertionResult Receive(Resp* resp, int16_t version) {
-    std::vector<uint8_t> size_bytes(4);
-    if (!ReadExactly(size_bytes)) return AssertionFailure() << "no response (timeout or EOF)";
-    Reader sr(size_bytes);
-    const int32_t size = sr.Int32();
-    if (size < 4) return AssertionFailure() << "bad response size " << size;
-    std::vector<uint8_t> frame(static_cast<size_t>(size));
-    if (!ReadExactly(frame)) return AssertionFailure() << "truncated response";
-    Reader r(frame);
-    const int32_t correlation = r.Int32();
-    if (version >= Resp::kFirstFlexibleVersion) {
-      const uint32_t tags = r.UnsignedVarint();
-      for (uint32_t i = 0; i < tags && r.ok(); ++i) {
-        r.UnsignedVarint();
-        r.Take(r.UnsignedVarint());
-      }
-    }
-    if (pending_.empty()) return AssertionFailure() << "response without a request";
-    const int32_t expected = pending_.front();
-    pending_.pop_front();
-    if (correlation != expected) {
-      return AssertionFailure() << "correlation id " << correlation << ", expected " << expected;
-    }
-    if (!resp->Decode(r, version)) return AssertionFailure() << "undecodable: " << r.error();
-    if (r.remaining() != 0) return AssertionFailure() << r.remaining() << " trailing bytes";
-    return AssertionSuccess();
-  }
-
-  template <typename Req, typename Resp>
-  AssertionResult Call(const Req& req, int16_t version, Resp* resp) {
-    AssertionResult sent = Send(req, version);
-    return sent ? Receive(resp, version) : sent;
-  }
-
-  // Whether response bytes arrived within `ms`.
-  bool Readable(int ms) {
-    pollfd p{fd_, POLLIN, 0};
-    return poll(&p, 1, ms) == 1;
-  }
-
- private:
-  bool ReadExactly(std::vector<uint8_t>& out) {
-    using std::chrono::milliseconds;
-    using std::chrono::steady_clock;
-    const auto until = steady_clock::now() + milliseconds(kIoTimeoutMs);
-    for (size_t got = 0; got < out.size();) {
-      const auto left =
-          std::chrono::duration_cast<milliseconds>(until - steady_clock::now()).count();
-      if (left <= 0 || !Readable(static_cast<int>(left))) return false;
-      ssize_t n = ::recv(fd_, out.data() + got, out.size() - got, 0);
-      if (n <= 0) return false;
-      got += static_cast<size_t>(n);
-    }
-    return true;
-  }
-
-  std::string client_id_;
-  int fd_ = -1;
-  int32_t correlation_ = 0;
-  std::deque<int32_t> pending_;
-};
 
 // ---------------------------------------------------------------- Kafka's ConsumerProtocol
 
