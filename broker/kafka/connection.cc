@@ -6,6 +6,7 @@
 #include "asio/co_spawn.hpp"
 #include "broker/kafka/errors.h"
 #include "spdlog/spdlog.h"
+#include "storage/byte_order.h"
 
 namespace sluice::broker::kafka {
 namespace {
@@ -13,24 +14,7 @@ namespace {
 using asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
-int32_t GetInt32(const uint8_t* p) {
-  return static_cast<int32_t>((uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) |
-                              (uint32_t(p[2]) << 8) | p[3]);
-}
-
 }  // namespace
-
-// ---------------------------------------------------------------- RequestContext
-
-void RequestContext::ReleaseNext() {
-  if (released_) return;
-  released_ = true;
-  conn_->ReleaseGate();
-}
-bool RequestContext::connection_closed() const { return conn_->closed(); }
-void RequestContext::RegisterWaker(const std::shared_ptr<Waker>& w) { conn_->RegisterWaker(w); }
-const std::string& RequestContext::peer() const { return conn_->peer(); }
-asio::ip::tcp::endpoint RequestContext::local_endpoint() const { return conn_->local_endpoint(); }
 
 // ---------------------------------------------------------------- Connection
 
@@ -48,7 +32,7 @@ asio::awaitable<void> Connection::ReadFrames() {
       ReadFailed(ec, buffered_size() == 0 ? "" : "size field");
       break;
     }
-    const int32_t size = GetInt32(buffered());
+    const int32_t size = storage::LoadBigEndian<int32_t>(buffered());
     if (size <= 0) {
       Reject(absl::StrCat("request size ", size, " is not positive"));
       break;

@@ -43,11 +43,8 @@
 #include "asio/ip/tcp.hpp"
 #include "broker/kafka/wire.h"
 #include "broker/notifier.h"
+#include "broker/net/connection.h"
 #include "broker/services.h"
-
-namespace sluice::broker::net {
-class FramedConnection;
-}
 
 namespace sluice::broker::kafka {
 
@@ -58,12 +55,13 @@ struct Response {
   bool send = true;
 };
 
-// Per-request view of the connection and the broker. Lives in the request's coroutine; valid
+// Per-request view of the connection (ReleaseNext, connection_closed, RegisterWaker, peer,
+// local_endpoint: net::RequestScope) and the broker. Lives in the request's coroutine; valid
 // until the handler returns. Used on the connection's executor only.
-class RequestContext {
+class RequestContext : public net::RequestScope {
  public:
   RequestContext(BrokerServices& broker, std::shared_ptr<net::FramedConnection> conn)
-      : broker(broker), conn_(std::move(conn)) {}
+      : RequestScope(std::move(conn)), broker(broker) {}
 
   BrokerServices& broker;
   // From the request header.
@@ -72,19 +70,6 @@ class RequestContext {
   int32_t correlation_id = 0;
   std::string client_id;  // a null client id reads as ""
 
-  // Lets the connection start the next request (see the ordering contract above). Idempotent.
-  void ReleaseNext();
-  // True once the connection is closed: nobody will read the response.
-  bool connection_closed() const;
-  // `w` is woken when the connection closes (long polls end early).
-  void RegisterWaker(const std::shared_ptr<Waker>& w);
-  const std::string& peer() const;
-  // The address the client connected to (advertised in Metadata when listening on 0.0.0.0).
-  asio::ip::tcp::endpoint local_endpoint() const;
-
- private:
-  std::shared_ptr<net::FramedConnection> conn_;
-  bool released_ = false;
 };
 
 // `body` reads the request body (after the header; the handler may modify the bytes it views

@@ -17,15 +17,9 @@ using Clock = std::chrono::steady_clock;
 
 // ---------------------------------------------------------------- RequestContext
 
-void RequestContext::ReleaseNext() {
-  if (released_) return;
-  released_ = true;
-  conn_->ReleaseGate();
-}
-bool RequestContext::connection_closed() const { return conn_->closed(); }
-void RequestContext::RegisterWaker(const std::shared_ptr<Waker>& w) { conn_->RegisterWaker(w); }
-const std::string& RequestContext::peer() const { return conn_->peer(); }
-asio::ip::tcp::endpoint RequestContext::local_endpoint() const { return conn_->local_endpoint(); }
+RequestContext::RequestContext(BrokerServices& broker, std::shared_ptr<Connection> conn,
+                               std::span<uint8_t> payload)
+    : RequestScope(std::move(conn)), broker(broker), payload(payload) {}
 
 // ---------------------------------------------------------------- Connection
 

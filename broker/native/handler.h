@@ -21,6 +21,7 @@
 
 #include "asio/awaitable.hpp"
 #include "asio/ip/tcp.hpp"
+#include "broker/net/connection.h"
 #include "broker/services.h"
 #include "proto/native.pb.h"
 #include "storage/partition_log.h"
@@ -41,31 +42,17 @@ struct Response {
   bool send = true;
 };
 
-// Per-request view of the connection and the broker. Lives in the request's coroutine; valid
+// Per-request view of the connection (ReleaseNext, connection_closed, RegisterWaker, peer,
+// local_endpoint: net::RequestScope) and the broker. Lives in the request's coroutine; valid
 // until the handler returns. Used on the connection's executor only.
-class RequestContext {
+class RequestContext : public net::RequestScope {
  public:
   RequestContext(BrokerServices& broker, std::shared_ptr<Connection> conn,
-                 std::span<uint8_t> payload)
-      : broker(broker), payload(payload), conn_(std::move(conn)) {}
+                 std::span<uint8_t> payload);
 
   BrokerServices& broker;
   // The request's raw payload; the handler may modify it in place (Append patches baseOffset).
   std::span<uint8_t> payload;
-
-  // Lets the connection start the next request (see the ordering contract above). Idempotent.
-  void ReleaseNext();
-  // True once the connection is closed or closing: nobody will read the response.
-  bool connection_closed() const;
-  // `w` is woken when the connection closes (long polls end early).
-  void RegisterWaker(const std::shared_ptr<Waker>& w);
-  const std::string& peer() const;
-  // The address the client connected to (advertised in Metadata when listening on 0.0.0.0).
-  asio::ip::tcp::endpoint local_endpoint() const;
-
- private:
-  std::shared_ptr<Connection> conn_;
-  bool released_ = false;
 };
 
 using HandlerFn = asio::awaitable<void> (*)(RequestContext& ctx, pb::RequestHeader& request,

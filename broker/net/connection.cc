@@ -329,4 +329,10 @@ asio::awaitable<void> FramedConnection::IdleLoop(std::shared_ptr<FramedConnectio
   }
 }
 
+void RequestScope::ReleaseNext() {
+  if (released_) return;
+  released_ = true;
+  conn_->ReleaseGate();
+}
+
 }  // namespace sluice::broker::net

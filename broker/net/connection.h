@@ -166,4 +166,44 @@ class FramedConnection : public TrackedConnection,
   std::vector<std::weak_ptr<Waker>> wakers_;
 };
 
+// A request's view of its connection, the part both protocols' RequestContext share (they derive
+// from it and add the broker and their protocol's fields). Lives in the request's coroutine;
+// used on the connection's executor only.
+class RequestScope {
+ public:
+  explicit RequestScope(std::shared_ptr<FramedConnection> conn) : conn_(std::move(conn)) {}
+
+  // Lets the connection start the next request (see the protocols' ordering contract in their
+  // handler.h). Idempotent.
+  void ReleaseNext();
+  // True once the connection is closed: nobody will read the response.
+  bool connection_closed() const { return conn_->closed(); }
+  // `w` is woken when the connection closes (long polls end early).
+  void RegisterWaker(const std::shared_ptr<Waker>& w) { conn_->RegisterWaker(w); }
+  const std::string& peer() const { return conn_->peer(); }
+  // The address the client connected to (advertised in Metadata when listening on 0.0.0.0).
+  asio::ip::tcp::endpoint local_endpoint() const { return conn_->local_endpoint(); }
+
+ private:
+  std::shared_ptr<FramedConnection> conn_;
+  bool released_ = false;
+};
+
+// A listener (the shared --max-connections limit and tracking) that makes a `Conn`, constructed
+// as Conn(socket, broker, tracker), of every accepted socket. `broker` and `tracker` must outlive
+// the listener and every connection it makes.
+template <typename Conn>
+std::unique_ptr<Listener> MakeConnectionListener(IoContextPool& pool, BrokerServices& broker,
+                                                 ConnectionTracker& tracker, std::string name) {
+  ListenerOptions options{.name = std::move(name),
+                          .tracker = &tracker,
+                          .max_connections = broker.config.max_connections,
+                          .metrics = &broker.metrics};
+  return std::make_unique<Listener>(
+      pool, std::move(options),
+      [&broker, &tracker](asio::ip::tcp::socket socket) -> std::shared_ptr<TrackedConnection> {
+        return std::make_shared<Conn>(std::move(socket), broker, tracker);
+      });
+}
+
 }  // namespace sluice::broker::net
