@@ -361,8 +361,9 @@ TEST_F(ConsumerTest, NewPartitionsOfASubscribedTopicTriggerARejoin) {
   ASSERT_THAT(c->Subscribe({"t"}, &l), IsOk());
   ASSERT_TRUE(PollUntil(*c, [&] { return c->Assignment().size() == 1; }));
   broker_.AddPartitions("t", 3);
+  // The assignment changes in the background; the callback runs on a later Poll().
   ASSERT_TRUE(PollUntil(
-      *c, [&] { return c->Assignment().size() == 3; }, 5s));
+      *c, [&] { return c->Assignment().size() == 3 && l.log().size() == 3; }, 5s));
   EXPECT_EQ(l.log(),
             (std::vector<std::string>{"assigned:t-0", "revoked:t-0", "assigned:t-0,t-1,t-2"}));
   EXPECT_EQ(broker_.Generation("g"), 2);

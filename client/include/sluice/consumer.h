@@ -107,7 +107,9 @@ class Consumer {
   absl::Status Pause(const std::vector<TopicPartition>& partitions);
   absl::Status Resume(const std::vector<TopicPartition>& partitions);
 
-  // The partitions currently assigned, sorted.
+  // The partitions currently assigned, sorted. This is the live state of the group membership,
+  // which runs in the background: it can change before the matching OnPartitionsAssigned /
+  // OnPartitionsRevoked callback runs on the next Poll().
   std::vector<TopicPartition> Assignment();
 
   // Commits (with auto commit), reports OnPartitionsRevoked, leaves the group and stops the io
