@@ -201,6 +201,19 @@ ParsedConfig ParseBrokerConfig(int argc, const char* const* argv) {
                  "Stop reading a connection while its unanswered requests hold this many bytes");
   app.add_option("--idle-timeout-ms", c.idle_timeout_ms,
                  "Close connections silent this long (Kafka's connections.max.idle.ms)");
+  app.add_option("--request-timeout-ms", c.request_timeout_ms,
+                 "Longest a request is held: produce durability waits and fetch long polls are "
+                 "cut to this");
+  app.add_option("--max-partitions-per-topic", c.max_partitions_per_topic,
+                 "CreateTopics / CreatePartitions above this many partitions fail "
+                 "(INVALID_PARTITIONS)");
+  app.add_option("--max-topics", c.max_topics,
+                 "Creating a topic beyond this many fails (POLICY_VIOLATION), auto-creation too");
+  app.add_option("--log-retention-check-interval-ms", c.log_retention_check_interval_ms,
+                 "How often retention deletes old segments");
+  app.add_option("--storage-min-free-bytes", c.storage_min_free_bytes,
+                 "Produces fail (KAFKA_STORAGE_ERROR) rather than leave less free disk space than "
+                 "this (0: until the disk is full)");
   app.add_option("--group-min-session-timeout-ms", c.group_min_session_timeout_ms,
                  "Smallest consumer session timeout accepted");
   app.add_option("--group-max-session-timeout-ms", c.group_max_session_timeout_ms,
@@ -278,6 +291,14 @@ ParsedConfig ParseBrokerConfig(int argc, const char* const* argv) {
                        uint64_t{1}, uint64_t{1} << 40) &&
             CheckRange("--idle-timeout-ms", c.idle_timeout_ms, int64_t{1},
                        int64_t{365} * 24 * 3600 * 1000) &&
+            CheckRange("--request-timeout-ms", c.request_timeout_ms, int64_t{1},
+                       int64_t{std::numeric_limits<int32_t>::max()}) &&
+            CheckRange("--max-partitions-per-topic", c.max_partitions_per_topic, 1, 1000000) &&
+            CheckRange("--max-topics", c.max_topics, 1, 10000000) &&
+            CheckRange("--log-retention-check-interval-ms", c.log_retention_check_interval_ms,
+                       int64_t{1}, int64_t{1} << 40) &&
+            CheckRange("--storage-min-free-bytes", c.storage_min_free_bytes, int64_t{0},
+                       int64_t{1} << 50) &&
             CheckRange("--group-min-session-timeout-ms", c.group_min_session_timeout_ms, 1,
                        std::numeric_limits<int32_t>::max()) &&
             CheckRange("--group-max-session-timeout-ms", c.group_max_session_timeout_ms,

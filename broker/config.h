@@ -39,6 +39,15 @@ struct BrokerConfig {
   int max_connections = 10000;
   uint64_t max_inflight_bytes_per_connection = 64u << 20;
   int64_t idle_timeout_ms = 600000;  // Kafka's connections.max.idle.ms
+  // The longest the broker holds a request: a produce's durability wait (its timeout_ms, or this
+  // when 0) and a fetch's long poll (max_wait_ms) are cut to it. Kafka's request.timeout.ms.
+  int64_t request_timeout_ms = 30000;
+  int32_t max_partitions_per_topic = 10000;
+  int32_t max_topics = 100000;  // Kafka has no such limit; each partition holds open files
+  // Produces fail (KAFKA_STORAGE_ERROR) rather than leave less free space on the data dir's file
+  // system, so the metadata store can still work (delete a topic) on a "full" disk.
+  int64_t storage_min_free_bytes = int64_t{256} << 20;
+  int64_t log_retention_check_interval_ms = 300000;  // Kafka's log.retention.check.interval.ms
   int32_t group_min_session_timeout_ms = 6000;
   int32_t group_max_session_timeout_ms = 1800000;
   int32_t group_initial_rebalance_delay_ms = 3000;

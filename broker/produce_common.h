@@ -15,6 +15,7 @@
 //   ...
 //   std::vector<absl::Status> durable = co_await AwaitDurable(std::move(targets), timeout);
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -29,12 +30,10 @@
 
 namespace sluice::broker {
 
-// A produce timeout of 0 or less means this (Kafka's request.timeout.ms default).
-inline constexpr std::chrono::milliseconds kDefaultProduceTimeout{30000};
-
-// The durability wait for a request's timeout_ms (kDefaultProduceTimeout when not positive).
-inline std::chrono::milliseconds ProduceTimeout(int64_t timeout_ms) {
-  return timeout_ms > 0 ? std::chrono::milliseconds(timeout_ms) : kDefaultProduceTimeout;
+// The durability wait for a request's timeout_ms: at most --request-timeout-ms (`cap_ms`), which
+// is also the wait when timeout_ms is 0 or less.
+inline std::chrono::milliseconds ProduceTimeout(int64_t timeout_ms, int64_t cap_ms) {
+  return std::chrono::milliseconds(timeout_ms > 0 ? std::min(timeout_ms, cap_ms) : cap_ms);
 }
 
 struct Appended {

@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -14,6 +15,7 @@
 #include "broker/scrape.h"
 #include "spdlog/spdlog.h"
 #include "storage/absl_compat.h"
+#include "storage/fault_injection.h"
 
 namespace sluice::broker {
 namespace {
@@ -39,6 +41,17 @@ absl::Status Server::Start() {
   storage::LogManager::Options lo;
   lo.data_dir = config_.data_dir;
   lo.defaults = config_.log;
+  lo.max_partitions_per_topic = config_.max_partitions_per_topic;
+  lo.max_topics = config_.max_topics;
+  lo.min_free_bytes = config_.storage_min_free_bytes;
+  lo.retention_check_interval_ms = config_.log_retention_check_interval_ms;
+  if (const char* control = std::getenv("SLUICE_FAULT_INJECTION"); control && *control) {
+    spdlog::warn("SLUICE_FAULT_INJECTION={}: segment writes and syncs fail as that file says "
+                 "(storage/fault_injection.h); for tests only",
+                 control);
+    fault_files_ = std::make_unique<storage::FaultInjectionFileFactory>(control);
+    lo.files = fault_files_.get();
+  }
   auto logs = storage::LogManager::Open(lo);
   if (!logs.ok()) return logs.status();
   logs_ = *std::move(logs);

@@ -52,6 +52,7 @@ class Server {
   Metrics metrics_;
   PartitionNotifier notifier_;
   net::ConnectionTracker tracker_;  // Kafka and native connections
+  std::unique_ptr<storage::FileFactory> fault_files_;  // SLUICE_FAULT_INJECTION only
   std::unique_ptr<storage::LogManager> logs_;
   std::unique_ptr<TopicAdmin> topics_;
   std::unique_ptr<asio::io_context> group_ctx_;

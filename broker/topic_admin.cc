@@ -21,15 +21,7 @@ asio::awaitable<absl::Status> TopicAdmin::Create(std::string name, int32_t parti
                                                  storage::meta::TopicConfig overrides,
                                                  bool validate_only) {
   if (partitions <= 0) partitions = config_.num_partitions;
-  if (validate_only) {
-    absl::Status s = storage::LogManager::ValidateTopicName(name);
-    if (!s.ok()) co_return s;
-    if (logs_.DescribeTopic(name).ok()) {
-      co_return storage::StorageError(StorageErrc::kTopicExists,
-                                      absl::StrCat("topic '", name, "' already exists"));
-    }
-    co_return absl::OkStatus();
-  }
+  if (validate_only) co_return logs_.ValidateCreateTopic(name, partitions);
   co_return co_await asio::co_spawn(pool_.get_executor(),
                                     RunCreate(std::move(name), partitions, std::move(overrides)),
                                     asio::use_awaitable);
@@ -42,16 +34,7 @@ asio::awaitable<absl::Status> TopicAdmin::Delete(std::string name) {
 
 asio::awaitable<absl::Status> TopicAdmin::AddPartitions(std::string name, int32_t new_count,
                                                         bool validate_only) {
-  if (validate_only) {
-    auto info = logs_.DescribeTopic(name);
-    if (!info.ok()) co_return info.status();
-    if (new_count <= info->partition_count) {
-      co_return absl::InvalidArgumentError(absl::StrCat("topic '", name, "' has ",
-                                                        info->partition_count,
-                                                        " partitions; the new count must be more"));
-    }
-    co_return absl::OkStatus();
-  }
+  if (validate_only) co_return logs_.ValidateAddPartitions(name, new_count);
   co_return co_await asio::co_spawn(pool_.get_executor(),
                                     RunAddPartitions(std::move(name), new_count),
                                     asio::use_awaitable);
@@ -63,19 +46,24 @@ asio::awaitable<absl::Status> TopicAdmin::RunAddPartitions(std::string name, int
 
 asio::awaitable<absl::Status> TopicAdmin::RunCreate(std::string name, int32_t partitions,
                                                     storage::meta::TopicConfig overrides) {
-  co_return logs_.CreateTopic(name, partitions, overrides);
+  absl::Status s = logs_.CreateTopic(name, partitions, overrides);  // logs a success itself
+  if (!s.ok() && storage::StorageErrcOf(s) != StorageErrc::kTopicExists) {
+    spdlog::warn("create topic '{}' refused: {}", name, std::string(s.message()));
+  }
+  co_return s;
 }
 
 asio::awaitable<absl::Status> TopicAdmin::RunDelete(std::string name) {
-  co_return logs_.DeleteTopic(name);
+  absl::Status s = logs_.DeleteTopic(name);  // logs a success itself
+  if (!s.ok()) {
+    spdlog::warn("delete topic '{}' failed: {}", name, std::string(s.message()));
+  }
+  co_return s;
 }
 
 asio::awaitable<absl::Status> TopicAdmin::AutoCreate(std::string name) {
   if (logs_.DescribeTopic(name).ok()) co_return absl::OkStatus();
   absl::Status s = co_await Create(name, config_.num_partitions, {}, false);
-  if (s.ok()) {
-    spdlog::info("auto-created topic '{}' with {} partitions", name, config_.num_partitions);
-  }
   if (storage::StorageErrcOf(s) == StorageErrc::kTopicExists) co_return absl::OkStatus();
   co_return s;
 }

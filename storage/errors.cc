@@ -16,6 +16,7 @@ absl::StatusCode CodeFor(StorageErrc e) {
     case StorageErrc::kCorruptBatch:
     case StorageErrc::kBatchTooLarge:
     case StorageErrc::kInvalidTopic:
+    case StorageErrc::kInvalidPartitions:
       return absl::StatusCode::kInvalidArgument;
     case StorageErrc::kOffsetOutOfRange:
       return absl::StatusCode::kOutOfRange;
@@ -29,6 +30,7 @@ absl::StatusCode CodeFor(StorageErrc e) {
     case StorageErrc::kDiskFull:
       return absl::StatusCode::kResourceExhausted;
     case StorageErrc::kFenced:
+    case StorageErrc::kLimitExceeded:
     case StorageErrc::kOutOfOrderSequence:
     case StorageErrc::kInvalidProducerEpoch:
       return absl::StatusCode::kFailedPrecondition;
@@ -63,6 +65,8 @@ std::string_view StorageErrcName(StorageErrc errc) {
     case StorageErrc::kUnknownTopic: return "unknown_topic";
     case StorageErrc::kTopicExists: return "topic_exists";
     case StorageErrc::kInvalidTopic: return "invalid_topic";
+    case StorageErrc::kInvalidPartitions: return "invalid_partitions";
+    case StorageErrc::kLimitExceeded: return "limit_exceeded";
     case StorageErrc::kIoError: return "io_error";
     case StorageErrc::kDiskFull: return "disk_full";
     case StorageErrc::kFenced: return "fenced";

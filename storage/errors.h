@@ -17,6 +17,8 @@ enum class StorageErrc {
   kUnknownTopic,       // no such topic or partition (NotFound)
   kTopicExists,        // create of an existing topic (AlreadyExists)
   kInvalidTopic,       // bad topic name or config (InvalidArgument)
+  kInvalidPartitions,  // partition count out of range, or not above the current one (InvalidArgument)
+  kLimitExceeded,      // a configured broker limit, e.g. --max-topics (FailedPrecondition)
   kIoError,            // a write/read/sync failed; nothing was acknowledged (Unavailable)
   kDiskFull,           // ENOSPC (ResourceExhausted)
   kFenced,             // an earlier sync/write failure fenced the partition (FailedPrecondition)

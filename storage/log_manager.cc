@@ -36,6 +36,8 @@ absl::StatusOr<std::unique_ptr<LogManager>> LogManager::Open(Options options) {
   if (ec) return ErrnoError(ec.value(), absl::StrCat("create ", lm->options_.data_dir));
   ASSIGN_OR_RETURN(lm->meta_, MetaStore::Open(lm->options_.data_dir + "/meta", lm->options_.meta));
   lm->producer_ids_ = std::make_unique<ProducerIdAllocator>(lm->meta_.get());
+  lm->disk_space_ =
+      std::make_unique<DiskSpace>(lm->options_.data_dir, lm->options_.min_free_bytes);
   lm->flusher_ = std::make_unique<Flusher>(lm->options_.now_ms, lm->options_.flush_tick_ms);
   RETURN_IF_ERROR(lm->Recover());
   lm->retention_thread_ = std::thread([p = lm.get()] { p->RetentionLoop(); });
@@ -111,6 +113,7 @@ absl::StatusOr<std::shared_ptr<PartitionLog>> LogManager::OpenPartition(const me
   o.config = c;
   o.now_ms = options_.now_ms;
   o.producer_id_expiration_ms = options_.producer_id_expiration_ms;
+  o.disk_space = disk_space_.get();
   Flusher* f = flusher_.get();
   o.request_flush = [f] { f->Request(); };
   ASSIGN_OR_RETURN(auto log, PartitionLog::Open(std::move(o)));
@@ -164,19 +167,36 @@ absl::Status LogManager::Recover() {
   return absl::OkStatus();
 }
 
-absl::Status LogManager::CreateTopic(const std::string& name, int32_t partitions,
-                                     const meta::TopicConfig& overrides) {
+absl::Status LogManager::ValidateCreateTopic(const std::string& name, int32_t partitions) const {
+  std::lock_guard l(mu_);
+  return ValidateCreateTopicLocked(name, partitions);
+}
+
+absl::Status LogManager::ValidateCreateTopicLocked(const std::string& name,
+                                                   int32_t partitions) const {
   RETURN_IF_ERROR(ValidateTopicName(name));
   if (partitions < 1 || partitions > options_.max_partitions_per_topic) {
-    return StorageError(StorageErrc::kInvalidTopic,
+    return StorageError(StorageErrc::kInvalidPartitions,
                         absl::StrCat("partition count ", partitions, " is outside [1, ",
-                                     options_.max_partitions_per_topic, "]"));
+                                     options_.max_partitions_per_topic,
+                                     "] (--max-partitions-per-topic)"));
   }
-  std::lock_guard l(mu_);
   if (closed_) return StorageError(StorageErrc::kShuttingDown, "log manager closed");
   if (topics_.contains(name)) {
     return StorageError(StorageErrc::kTopicExists, absl::StrCat("topic '", name, "' already exists"));
   }
+  if (options_.max_topics > 0 && topics_.size() >= static_cast<size_t>(options_.max_topics)) {
+    return StorageError(StorageErrc::kLimitExceeded,
+                        absl::StrCat("the broker holds its limit of ", options_.max_topics,
+                                     " topics (--max-topics); delete one or raise the limit"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LogManager::CreateTopic(const std::string& name, int32_t partitions,
+                                     const meta::TopicConfig& overrides) {
+  std::lock_guard l(mu_);
+  RETURN_IF_ERROR(ValidateCreateTopicLocked(name, partitions));
   ASSIGN_OR_RETURN(uint32_t id, meta_->AllocateTopicId());
   meta::TopicRecord t;
   t.set_name(name);
@@ -243,18 +263,31 @@ absl::Status LogManager::DeleteTopic(const std::string& name) {
   return absl::OkStatus();
 }
 
-absl::Status LogManager::AddPartitions(const std::string& name, int32_t new_count) {
+absl::Status LogManager::ValidateAddPartitions(const std::string& name, int32_t new_count) const {
   std::lock_guard l(mu_);
+  return ValidateAddPartitionsLocked(name, new_count);
+}
+
+absl::Status LogManager::ValidateAddPartitionsLocked(const std::string& name,
+                                                     int32_t new_count) const {
   auto it = topics_.find(name);
   if (it == topics_.end()) return UnknownTopic(name);
-  Topic& topic = it->second;
-  int32_t old_count = topic.record.partition_count();
+  int32_t old_count = it->second.record.partition_count();
   if (new_count <= old_count || new_count > options_.max_partitions_per_topic) {
-    return StorageError(StorageErrc::kInvalidTopic,
+    return StorageError(StorageErrc::kInvalidPartitions,
                         absl::StrCat("topic '", name, "' has ", old_count,
                                      " partitions; the new count must be above that and at most ",
-                                     options_.max_partitions_per_topic));
+                                     options_.max_partitions_per_topic,
+                                     " (--max-partitions-per-topic)"));
   }
+  return absl::OkStatus();
+}
+
+absl::Status LogManager::AddPartitions(const std::string& name, int32_t new_count) {
+  std::lock_guard l(mu_);
+  RETURN_IF_ERROR(ValidateAddPartitionsLocked(name, new_count));
+  Topic& topic = topics_.find(name)->second;
+  int32_t old_count = topic.record.partition_count();
   // New partitions are opened first (empty); the record is the commit point. A crash before it
   // leaves empty directories that the next AddPartitions or CreateTopic clears.
   meta::TopicRecord t = topic.record;
@@ -338,14 +371,22 @@ absl::StatusOr<int> LogManager::ApplyRetention() {
 }
 
 void LogManager::RetentionLoop() {
+  // Wakes at least every second to re-read the free disk space (space freed or used by others);
+  // retention runs every retention_check_interval_ms.
+  const int64_t interval = options_.retention_check_interval_ms;
+  const int64_t wake = std::min<int64_t>(interval, 1000);
+  int64_t next_retention = options_.now_ms() + interval;
   std::unique_lock l(retention_mu_);
   while (!stop_retention_) {
-    retention_cv_.wait_for(l, std::chrono::milliseconds(options_.retention_check_interval_ms),
-                           [&] { return stop_retention_; });
+    retention_cv_.wait_for(l, std::chrono::milliseconds(wake), [&] { return stop_retention_; });
     if (stop_retention_) break;
     l.unlock();
-    auto n = ApplyRetention();
-    if (!n.ok()) spdlog::error("retention: {}", n.status().ToString());
+    disk_space_->Refresh();
+    if (options_.now_ms() >= next_retention) {
+      auto n = ApplyRetention();
+      if (!n.ok()) spdlog::error("retention: {}", n.status().ToString());
+      next_retention = options_.now_ms() + interval;
+    }
     l.lock();
   }
 }

@@ -29,6 +29,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "proto/storage_meta.pb.h"
+#include "storage/disk_space.h"
 #include "storage/file.h"
 #include "storage/flusher.h"
 #include "storage/log_config.h"
@@ -56,6 +57,10 @@ class LogManager {
     int64_t retention_check_interval_ms = 300000;  // log.retention.check.interval.ms
     int64_t flush_tick_ms = 10;
     int32_t max_partitions_per_topic = 10000;
+    int32_t max_topics = 0;  // 0: no limit
+    // Appends fail (kDiskFull) rather than leave less free space than this on the data dir's
+    // file system (storage/disk_space.h); 0: no reserve.
+    int64_t min_free_bytes = 0;
     // Idle idempotent producers are forgotten after this (Kafka's producer.id.expiration.ms).
     int64_t producer_id_expiration_ms = ProducerStateTable::kDefaultExpirationMs;
     MetaStore::Options meta;
@@ -77,6 +82,10 @@ class LogManager {
   absl::Status DeleteTopic(const std::string& name);
   // Raises the partition count (never lowers it).
   absl::Status AddPartitions(const std::string& name, int32_t new_count);
+  // The checks CreateTopic / AddPartitions make before changing anything (name, partition count,
+  // existence, --max-topics), for validate-only requests.
+  absl::Status ValidateCreateTopic(const std::string& name, int32_t partitions) const;
+  absl::Status ValidateAddPartitions(const std::string& name, int32_t new_count) const;
   // Replaces the topic's config overrides.
   absl::Status SetTopicConfig(const std::string& name, const meta::TopicConfig& overrides);
 
@@ -99,6 +108,8 @@ class LogManager {
   const std::string& data_dir() const { return options_.data_dir; }
 
  private:
+  absl::Status ValidateCreateTopicLocked(const std::string& name, int32_t partitions) const;
+  absl::Status ValidateAddPartitionsLocked(const std::string& name, int32_t new_count) const;
   struct Topic {
     meta::TopicRecord record;
     LogConfig config;
@@ -115,6 +126,7 @@ class LogManager {
 
   Options options_;
   std::unique_ptr<MetaStore> meta_;
+  std::unique_ptr<DiskSpace> disk_space_;  // partitions point to it, like meta_
   std::unique_ptr<ProducerIdAllocator> producer_ids_;
   std::unique_ptr<Flusher> flusher_;
   mutable std::mutex mu_;

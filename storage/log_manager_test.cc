@@ -1,6 +1,7 @@
 #include "storage/log_manager.h"
 
 #include <filesystem>
+#include <functional>
 #include <future>
 
 #include "storage/test_util.h"
@@ -17,10 +18,12 @@ using testing::TempDir;
 
 class LogManagerTest : public ::testing::Test {
  protected:
-  std::unique_ptr<LogManager> Open(const std::string& dir = "") {
+  std::unique_ptr<LogManager> Open(const std::string& dir = "",
+                                   const std::function<void(LogManager::Options&)>& tweak = {}) {
     LogManager::Options o;
     o.data_dir = dir.empty() ? dir_.path() : dir;
     o.defaults.flush_ms = 50;
+    if (tweak) tweak(o);
     auto lm = LogManager::Open(o);
     EXPECT_THAT(lm, IsOk());
     return lm.ok() ? *std::move(lm) : nullptr;
@@ -36,6 +39,55 @@ TEST_F(LogManagerTest, TopicNamesFollowKafkaRules) {
   }
 }
 
+TEST_F(LogManagerTest, TopicAndPartitionLimits) {
+  auto lm = Open("", [](LogManager::Options& o) {
+    o.max_topics = 2;
+    o.max_partitions_per_topic = 3;
+  });
+  ASSERT_NE(lm, nullptr);
+  EXPECT_THAT(lm->CreateTopic("a", 4, {}), HasErrc(StorageErrc::kInvalidPartitions));
+  EXPECT_THAT(lm->ValidateCreateTopic("a", 0), HasErrc(StorageErrc::kInvalidPartitions));
+  ASSERT_THAT(lm->CreateTopic("a", 3, {}), IsOk());
+  ASSERT_THAT(lm->CreateTopic("b", 1, {}), IsOk());
+  EXPECT_THAT(lm->ValidateCreateTopic("c", 1), HasErrc(StorageErrc::kLimitExceeded));
+  EXPECT_THAT(lm->CreateTopic("c", 1, {}), HasErrc(StorageErrc::kLimitExceeded));
+  EXPECT_THAT(lm->CreateTopic("b", 1, {}), HasErrc(StorageErrc::kTopicExists));
+  EXPECT_THAT(lm->ValidateAddPartitions("b", 4), HasErrc(StorageErrc::kInvalidPartitions));
+  EXPECT_THAT(lm->AddPartitions("b", 1), HasErrc(StorageErrc::kInvalidPartitions));
+  EXPECT_THAT(lm->ValidateAddPartitions("b", 3), IsOk());
+  EXPECT_THAT(lm->AddPartitions("b", 3), IsOk());
+  ASSERT_THAT(lm->DeleteTopic("a"), IsOk());
+  EXPECT_THAT(lm->CreateTopic("c", 1, {}), IsOk());
+  EXPECT_EQ(lm->ListTopics().size(), 2u);
+}
+
+TEST_F(LogManagerTest, AppendsKeepTheFreeSpaceReserve) {
+  // A reserve larger than any disk: every append fails before writing, and says why.
+  auto lm = Open("", [](LogManager::Options& o) { o.min_free_bytes = int64_t{1} << 60; });
+  ASSERT_NE(lm, nullptr);
+  ASSERT_THAT(lm->CreateTopic("t", 1, {}), IsOk());
+  auto log = lm->GetPartition("t", PartitionId(0));
+  ASSERT_THAT(log, IsOk());
+  std::string batch = MakeBatch(3, "full");
+  auto r = (*log)->Append(Mutable(batch));
+  EXPECT_THAT(r, HasErrc(StorageErrc::kDiskFull));
+  EXPECT_NE(r.status().message().find("(--storage-min-free-bytes)"), std::string::npos)
+      << r.status();
+  EXPECT_EQ((*log)->log_end_offset(), Offset(0));
+  EXPECT_EQ((*log)->size_bytes(), 0u);
+}
+
+TEST_F(LogManagerTest, DiskSpaceReserveFollowsTheFileSystem) {
+  DiskSpace none(dir_.path(), 0);
+  EXPECT_THAT(none.Reserve(uint64_t{1} << 62), IsOk());
+  DiskSpace small(dir_.path(), 1);
+  ASSERT_GT(small.free_bytes(), 0);
+  EXPECT_THAT(small.Reserve(1024), IsOk());
+  EXPECT_THAT(small.Reserve(static_cast<uint64_t>(small.free_bytes()) * 2),
+              HasErrc(StorageErrc::kDiskFull));
+  EXPECT_THAT(small.Reserve(1024), IsOk());  // a refused reservation takes nothing
+}
+
 TEST_F(LogManagerTest, CreateListDescribeAndReopen) {
   {
     auto lm = Open();
@@ -44,7 +96,7 @@ TEST_F(LogManagerTest, CreateListDescribeAndReopen) {
     ASSERT_THAT(lm->CreateTopic("orders", 3, cfg), IsOk());
     ASSERT_THAT(lm->CreateTopic("logs", 1, {}), IsOk());
     EXPECT_THAT(lm->CreateTopic("orders", 1, {}), HasErrc(StorageErrc::kTopicExists));
-    EXPECT_THAT(lm->CreateTopic("zero", 0, {}), HasErrc(StorageErrc::kInvalidTopic));
+    EXPECT_THAT(lm->CreateTopic("zero", 0, {}), HasErrc(StorageErrc::kInvalidPartitions));
     EXPECT_THAT(lm->CreateTopic("bad/name", 1, {}), HasErrc(StorageErrc::kInvalidTopic));
     auto log = lm->GetPartition("orders", PartitionId(2));
     ASSERT_THAT(log, IsOk());
@@ -144,7 +196,7 @@ TEST_F(LogManagerTest, AddPartitionsKeepsExistingData) {
   ASSERT_THAT(lm->CreateTopic("grow", 1, {}), IsOk());
   std::string b = MakeBatch(2, "g");
   ASSERT_THAT((*lm->GetPartition("grow", PartitionId(0)))->Append(Mutable(b)), IsOk());
-  EXPECT_THAT(lm->AddPartitions("grow", 1), HasErrc(StorageErrc::kInvalidTopic));
+  EXPECT_THAT(lm->AddPartitions("grow", 1), HasErrc(StorageErrc::kInvalidPartitions));
   ASSERT_THAT(lm->AddPartitions("grow", 4), IsOk());
   EXPECT_EQ(lm->DescribeTopic("grow")->partition_count, 4);
   EXPECT_EQ((*lm->GetPartition("grow", PartitionId(0)))->log_end_offset(), Offset(2));

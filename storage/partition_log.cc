@@ -152,10 +152,15 @@ absl::StatusOr<AppendResult> PartitionLog::Append(std::span<uint8_t> batch) {
   }
   auto seg = active();
   int64_t now = Now();
+  if (options_.disk_space != nullptr) {
+    if (absl::Status s = options_.disk_space->Reserve(batch.size()); !s.ok()) {
+      return LogAppendFailure(std::move(s), now);
+    }
+  }
   if (seg->size() > 0 &&
       (static_cast<int64_t>(seg->size() + batch.size()) > cfg.segment_bytes ||
        now - seg->created_ms() >= cfg.segment_ms)) {
-    RETURN_IF_ERROR(RollLocked());
+    if (absl::Status s = RollLocked(); !s.ok()) return LogAppendFailure(std::move(s), now);
     seg = active();
   }
 
@@ -163,7 +168,9 @@ absl::StatusOr<AppendResult> PartitionLog::Append(std::span<uint8_t> batch) {
   r.base_offset = log_end_;
   r.last_offset = log_end_ + view.last_offset_delta();
   SetBaseOffset(batch, r.base_offset);
-  ASSIGN_OR_RETURN(uint64_t position, seg->Append(batch));
+  auto appended = seg->Append(batch);
+  if (!appended.ok()) return LogAppendFailure(appended.status(), now);
+  const uint64_t position = *appended;
 
   BatchIndexEntry e{r.base_offset, r.last_offset, seg->base_offset(), position,
                     static_cast<uint32_t>(batch.size()), view.max_timestamp()};
@@ -177,7 +184,7 @@ absl::StatusOr<AppendResult> PartitionLog::Append(std::span<uint8_t> batch) {
       spdlog::error("partition {}: could not remove unindexed batch: {}", options_.dir,
                     t.ToString());
     }
-    return s;
+    return LogAppendFailure(std::move(s), now);
   }
   if (raises) max_timestamp_ = view.max_timestamp();
   if (idempotent) producers_.Record(view, r.base_offset, now);
@@ -193,6 +200,20 @@ absl::StatusOr<AppendResult> PartitionLog::Append(std::span<uint8_t> batch) {
   l.unlock();
   if (due) options_.request_flush();
   return r;
+}
+
+absl::Status PartitionLog::LogAppendFailure(absl::Status s, int64_t now_ms) {
+  // A full disk fails every append: one line per partition per 10 s, with the count in between.
+  ++append_failures_unlogged_;
+  if (now_ms - last_append_failure_log_ms_ >= 10000) {
+    spdlog::error("partition {}: append failed, nothing acknowledged ({} failure{} since the last "
+                  "report): {}",
+                  options_.dir, append_failures_unlogged_, append_failures_unlogged_ == 1 ? "" : "s",
+                  std::string(s.message()));
+    last_append_failure_log_ms_ = now_ms;
+    append_failures_unlogged_ = 0;
+  }
+  return s;
 }
 
 absl::StatusOr<ReadResult> PartitionLog::Read(Offset from, uint64_t max_bytes, bool min_one_batch,

@@ -21,6 +21,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "storage/disk_space.h"
 #include "storage/file.h"
 #include "storage/log_config.h"
 #include "storage/meta_store.h"
@@ -90,6 +91,8 @@ class PartitionLog {
     Offset initial_offset{0};
     // Idempotent producers idle this long are forgotten (Kafka's producer.id.expiration.ms).
     int64_t producer_id_expiration_ms = ProducerStateTable::kDefaultExpirationMs;
+    // Every append reserves its bytes here first (kDiskFull below the reserve); null: no check.
+    DiskSpace* disk_space = nullptr;
   };
 
   static absl::StatusOr<std::shared_ptr<PartitionLog>> Open(Options options);
@@ -173,6 +176,8 @@ class PartitionLog {
   absl::Status Recover();
   absl::Status ScanAndRepair(Offset start_segment, uint64_t start_position, Offset next_offset);
   absl::Status RollLocked();
+  // Logs (rate-limited, under mu_) an I/O failure of Append and returns it.
+  absl::Status LogAppendFailure(absl::Status s, int64_t now_ms);
   absl::Status DeleteOldestSegmentLocked(const char* reason);
   absl::Status ComputeSegmentMaxTimestamp(Segment& seg, Offset end);
   // Recovery: loads the producer snapshot and replays batches in [from, to) from the index.
@@ -200,6 +205,8 @@ class PartitionLog {
   uint64_t unflushed_messages_ = 0;
   uint64_t unflushed_bytes_ = 0;
   int64_t oldest_unflushed_ms_ = 0;
+  int64_t last_append_failure_log_ms_ = INT64_MIN / 2;  // guarded by mu_
+  uint64_t append_failures_unlogged_ = 0;
   bool dir_dirty_ = false;
   bool closed_ = false;
   absl::Status fenced_;

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <limits>
+#include <optional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -232,6 +233,9 @@ absl::Status PartitionLog::ScanAndRepair(Offset start_segment, uint64_t start_po
     }
     if (position == 0) expected = std::max(expected, seg.base_offset());
     SegmentScanner scanner(seg, position);
+    // Where to cut when a whole, checksummed batch is rejected: its start (the scanner is past
+    // it already). Torn or corrupt bytes are cut at the scanner's position.
+    std::optional<uint64_t> rejected_at;
     for (;;) {
       auto next = scanner.Next();
       if (!next.ok()) {
@@ -240,13 +244,25 @@ absl::Status PartitionLog::ScanAndRepair(Offset start_segment, uint64_t start_po
       }
       if (!next->has_value()) break;
       const RecordBatchView& v = **next;
+      const uint64_t pos = scanner.position() - v.size_bytes();
       if (v.base_offset() < expected || v.last_offset_delta() < 0) {
+        rejected_at = pos;
         cut_reason = StorageError(StorageErrc::kCorruptBatch,
                                   absl::StrCat("batch base offset ", v.base_offset().value(),
                                                " does not follow ", expected.value()));
         break;
       }
-      uint64_t pos = scanner.position() - v.size_bytes();
+      // The offset after the batch (last offset + 1) must be representable: a base offset near
+      // the top of the offset space is damage, not data (found by tests/fuzz recovery_fuzz).
+      if (v.base_offset().value() >=
+          std::numeric_limits<int64_t>::max() - int64_t{v.last_offset_delta()}) {
+        rejected_at = pos;
+        cut_reason = StorageError(StorageErrc::kCorruptBatch,
+                                  absl::StrCat("batch base offset ", v.base_offset().value(),
+                                               " with lastOffsetDelta ", v.last_offset_delta(),
+                                               " overflows the offset space"));
+        break;
+      }
       bool raises = v.max_timestamp() > running_max;
       RETURN_IF_ERROR(meta->PutBatch(pk,
                                      BatchIndexEntry{v.base_offset(), v.last_offset(),
@@ -264,7 +280,7 @@ absl::Status PartitionLog::ScanAndRepair(Offset start_segment, uint64_t start_po
       ++recovery_.index_entries_rebuilt;
       recovery_.bytes_scanned += v.size_bytes();
     }
-    position = scanner.position();
+    position = rejected_at.value_or(scanner.position());
     if (!cut_reason.ok()) break;
     position = 0;
   }

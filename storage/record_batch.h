@@ -108,7 +108,12 @@ class RecordBatchView {
   Bytes bytes() const { return bytes_; }
   size_t size_bytes() const { return bytes_.size(); }
   Offset base_offset() const;
-  Offset last_offset() const { return base_offset() + last_offset_delta(); }
+  // baseOffset + lastOffsetDelta, wrapping (as Java's long) when hostile bytes put it past the
+  // int64 range: Parse does not check offsets, callers that trust them do (recovery).
+  Offset last_offset() const {
+    return Offset(static_cast<int64_t>(static_cast<uint64_t>(base_offset().value()) +
+                                       static_cast<uint64_t>(int64_t{last_offset_delta()})));
+  }
   int32_t batch_length() const;
   int32_t partition_leader_epoch() const;
   int8_t magic() const;

@@ -2,8 +2,9 @@
 # Developer entry point: setup | build | test | run.
 #   tools/dev.sh setup   apt-installs the Debian packages the build and tests need (only missing ones)
 #   tools/dev.sh build   configures (once) and builds build/ incrementally (RelWithDebInfo)
-#   tools/dev.sh test    setup + build + every test with ctest, then the storage and group
-#                        coordinator tests under ASan+UBSan
+#   tools/dev.sh test    setup + build + every test with ctest, then the storage, group
+#                        coordinator and Kafka codec tests under ASan+UBSan, then each fuzz
+#                        target for 30 s (tools/fuzz.sh)
 #   tools/dev.sh run     setup + build + start sluiced on the defaults (./data, Kafka address
 #                        127.0.0.1:9092, native 127.0.0.1:9192, HTTP 127.0.0.1:9644); extra
 #                        arguments go to sluiced
@@ -21,6 +22,7 @@ PACKAGES=(
 TEST_PACKAGES=(
   librdkafka-dev kcat python3-kafka python3-confluent-kafka
   golang-go golang-github-shopify-sarama-dev
+  clang libclang-rt-14-dev
 )
 JOBS=${JOBS:-$(nproc)}
 
@@ -80,6 +82,8 @@ test_all() {
   cmake --build build-asan -j "$JOBS" --target storage_tests group_coordinator_test \
     kafka_message_tests
   (cd build-asan && ctest --output-on-failure -j "$JOBS" --timeout 900 -L 'storage|broker')
+  # Every libFuzzer target for 30 s (clang, ASan + UBSan, in build-fuzz/); tests/fuzz/README.md.
+  tools/fuzz.sh --seconds 30
 }
 
 run() {

@@ -52,40 +52,15 @@ asio::awaitable<void> Connection::ReadFrames() {
     }
     const auto arrived = Clock::now();
 
-    Reader r(std::span<uint8_t>(frame.get(), frame_size));
-    Header h;
-    h.api_key = r.Int16();
-    h.api_version = r.Int16();
-    h.correlation_id = r.Int32();
-    if (!r.ok()) {
-      Reject(absl::StrCat("truncated request header: ", r.error()));
+    absl::StatusOr<ParsedRequestHeader> parsed =
+        ParseRequestHeader(std::span<uint8_t>(frame.get(), frame_size));
+    if (!parsed.ok()) {
+      Reject(std::string(parsed.status().message()));
       break;
     }
-    const ApiHandler* api = FindHandler(h.api_key);
-    if (api == nullptr) {
-      Reject(absl::StrCat("unknown API key ", h.api_key, " (version ", h.api_version,
-                          ", correlation id ", h.correlation_id, ")"));
-      break;
-    }
-    const bool supported = api->supports(h.api_version);
-    if (!supported && h.api_key != kApiVersionsKey) {
-      Reject(absl::StrCat(api->name, " version ", h.api_version, " is not supported (this broker ",
-                          "serves versions ", api->min_version, " to ", api->max_version,
-                          "; correlation id ", h.correlation_id, ")"));
-      break;
-    }
-    // client_id keeps its int16 length even in header v2, so that any broker can read the header
-    // of an ApiVersions request of any version.
-    h.client_id = r.NullableString();
-    // An ApiVersions request of a version above ours is answered without reading its body, so
-    // whatever follows the client id does not matter.
-    if (supported && api->flexible(h.api_version)) SkipTaggedFields(r);
-    if (!r.ok()) {
-      Reject(absl::StrCat("unparsable ", api->name, " v", h.api_version,
-                          " request header: ", r.error()));
-      break;
-    }
-    const auto header_size = static_cast<uint32_t>(r.position());
+    Header h = std::move(parsed->header);
+    const ApiHandler* api = parsed->api;
+    const uint32_t header_size = parsed->header_size;
     if (closing()) break;  // draining: no new requests start
 
     std::shared_ptr<Slot> slot = Enqueue(uint64_t{frame_size} + 4);

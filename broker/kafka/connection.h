@@ -30,6 +30,7 @@
 #include "asio/awaitable.hpp"
 #include "asio/ip/tcp.hpp"
 #include "broker/kafka/handler.h"
+#include "broker/kafka/request_decoder.h"
 #include "broker/net/connection.h"
 #include "broker/services.h"
 
@@ -40,13 +41,8 @@ class Connection : public net::FramedConnection {
   Connection(asio::ip::tcp::socket socket, BrokerServices& broker, net::ConnectionTracker& tracker);
 
  private:
-  // The request header as read by the reader.
-  struct Header {
-    int16_t api_key = 0;
-    int16_t api_version = 0;
-    int32_t correlation_id = 0;
-    std::optional<std::string> client_id;
-  };
+  // The request header as read by the reader (ParseRequestHeader, request_decoder.h).
+  using Header = RequestHeader;
 
   asio::awaitable<void> ReadFrames() override;
   asio::awaitable<void> RunRequest(std::shared_ptr<Connection> self, std::shared_ptr<Slot> slot,

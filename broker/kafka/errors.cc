@@ -83,6 +83,10 @@ ErrorCode ErrorFor(const absl::Status& s) {
         return ErrorCode::kTopicAlreadyExists;
       case StorageErrc::kInvalidTopic:
         return ErrorCode::kInvalidTopicException;
+      case StorageErrc::kInvalidPartitions:
+        return ErrorCode::kInvalidPartitions;
+      case StorageErrc::kLimitExceeded:
+        return ErrorCode::kPolicyViolation;
       case StorageErrc::kIoError:
       case StorageErrc::kDiskFull:
       case StorageErrc::kFenced:

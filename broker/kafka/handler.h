@@ -76,6 +76,10 @@ class RequestContext : public net::RequestScope {
 // in place, as Produce patches baseOffset). A non-OK status means: malformed, close the connection.
 using HandlerFn = asio::awaitable<absl::Status> (*)(RequestContext& ctx, Reader& body,
                                                     Response& resp);
+// Decodes a request body at `version` exactly as the API's handler does first, discarding the
+// result; false (with the reason in `body`) where the handler would return its non-OK status.
+// The decode path without a connection: the fuzz target and tests (request_decoder.h).
+using DecodeFn = bool (*)(Reader& body, int16_t version);
 
 struct ApiHandler {
   int16_t key;
@@ -85,6 +89,7 @@ struct ApiHandler {
   // Versions from here on are flexible (compact encodings, tagged fields, request header v2).
   int16_t first_flexible_version;
   HandlerFn fn;
+  DecodeFn decode;
 
   bool supports(int16_t version) const { return version >= min_version && version <= max_version; }
   bool flexible(int16_t version) const { return version >= first_flexible_version; }
@@ -99,7 +104,11 @@ constexpr ApiHandler Api(const char* name, HandlerFn fn) {
                     .min_version = Request::kMinVersion,
                     .max_version = Request::kMaxVersion,
                     .first_flexible_version = Request::kFirstFlexibleVersion,
-                    .fn = fn};
+                    .fn = fn,
+                    .decode = [](Reader& body, int16_t version) {
+                      Request req;
+                      return req.Decode(body, version);
+                    }};
 }
 
 // Every handled API, in API key order; the handler of `key`, or nullptr.
@@ -115,6 +124,10 @@ void SkipTaggedFields(Reader& r);
 // ApiVersions (key 18), the one API the connection also answers itself (at an unsupported
 // version, see connection.h).
 inline constexpr int16_t kApiVersionsKey = 18;
+// Reads an ApiVersions request body at `version` (v3+: client software name and version, tags);
+// false if it does not parse (the reason is in `body`).
+bool DecodeApiVersionsRequest(Reader& body, int16_t version, std::string* software_name,
+                              std::string* software_version);
 // Writes the body of an ApiVersions response at `version` listing every registered API.
 void WriteApiVersionsBody(Writer& w, int16_t version, int16_t error_code,
                           std::span<const ApiHandler> apis);

@@ -1,6 +1,7 @@
 // The registry of Kafka APIs this broker serves: dispatch, request header versions, metrics and
 // the ApiVersions response are all built from kHandlers.
 #include <array>
+#include <string>
 
 #include "broker/kafka/handler.h"
 #include "broker/kafka/kafka_messages.h"
@@ -24,7 +25,11 @@ constexpr ApiHandler kHandlers[] = {
     Api<msg::SyncGroupRequest>("sync_group", &HandleSyncGroup),
     Api<msg::DescribeGroupsRequest>("describe_groups", &HandleDescribeGroups),
     Api<msg::ListGroupsRequest>("list_groups", &HandleListGroups),
-    {kApiVersionsKey, "api_versions", 0, 3, 3, &HandleApiVersions},
+    {kApiVersionsKey, "api_versions", 0, 3, 3, &HandleApiVersions,
+     [](Reader& body, int16_t version) {
+       std::string name, software_version;
+       return DecodeApiVersionsRequest(body, version, &name, &software_version);
+     }},
     Api<msg::CreateTopicsRequest>("create_topics", &HandleCreateTopics),
     Api<msg::DeleteTopicsRequest>("delete_topics", &HandleDeleteTopics),
     Api<msg::DeleteRecordsRequest>("delete_records", &HandleDeleteRecords),
@@ -42,12 +47,13 @@ constexpr bool Valid() {
   for (const ApiHandler& h : kHandlers) {
     if (h.key <= prev || h.key >= static_cast<int>(kMaxKey)) return false;
     if (h.min_version < 0 || h.min_version > h.max_version) return false;
+    if (h.fn == nullptr || h.decode == nullptr) return false;
     prev = h.key;
   }
   return true;
 }
 static_assert(Valid(), "kHandlers: keys ascending, unique, below Metrics::kMaxKafkaApis; "
-                       "0 <= min_version <= max_version");
+                       "0 <= min_version <= max_version; fn and decode set");
 
 constexpr auto kByKey = [] {
   std::array<const ApiHandler*, kMaxKey> t{};
@@ -75,6 +81,16 @@ void SkipTaggedFields(Reader& r) {
     r.UnsignedVarint();  // tag
     r.Take(r.UnsignedVarint());
   }
+}
+
+bool DecodeApiVersionsRequest(Reader& body, int16_t version, std::string* software_name,
+                              std::string* software_version) {
+  if (version >= 3) {
+    *software_name = body.CompactString();
+    *software_version = body.CompactString();
+    SkipTaggedFields(body);
+  }
+  return body.ok();
 }
 
 }  // namespace sluice::broker::kafka

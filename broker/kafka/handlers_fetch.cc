@@ -95,7 +95,8 @@ asio::awaitable<absl::Status> HandleFetch(RequestContext& ctx, Reader& body, Res
     FetchLimits limits;
     limits.max_bytes = std::min(NonNegative(req.max_bytes), kMaxResponseBytes);
     limits.min_bytes = NonNegative(req.min_bytes);
-    limits.max_wait = std::chrono::milliseconds(NonNegative(req.max_wait_ms));
+    limits.max_wait = std::chrono::milliseconds(
+        std::min<int64_t>(NonNegative(req.max_wait_ms), ctx.broker.config.request_timeout_ms));
     // Named before the co_await: see broker/README.md on lambdas in co_await expressions.
     const FetchHooks hooks{
         [&ctx] { ctx.ReleaseNext(); },

@@ -191,7 +191,7 @@ asio::awaitable<absl::Status> HandleProduce(RequestContext& ctx, Reader& body, R
   }
   if (!durable.empty()) {
     std::vector<absl::Status> results =
-        co_await AwaitDurable(std::move(durable), ProduceTimeout(req.timeout_ms));
+        co_await AwaitDurable(std::move(durable), ProduceTimeout(req.timeout_ms, ctx.broker.config.request_timeout_ms));
     for (size_t k = 0; k < results.size(); ++k) {
       if (results[k].ok()) continue;
       SetError(*durable_response[k], DurabilityErrorFor(results[k]),

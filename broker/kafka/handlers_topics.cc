@@ -2,6 +2,7 @@
 #include <map>
 #include <set>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "broker/kafka/errors.h"
@@ -116,8 +117,12 @@ asio::awaitable<absl::Status> HandleMetadata(RequestContext& ctx, Reader& body, 
   } else {
     // v0-3 have no allow flag: Kafka auto-creates for them whenever the broker allows it.
     const bool create = req.allow_auto_topic_creation && ctx.broker.config.auto_create_topics;
+    // One answer per distinct name, as Kafka gives (a request naming a topic many times must
+    // not get a response many times its size).
+    absl::flat_hash_set<std::string_view> seen;
     for (const auto& requested : *req.topics) {
       const std::string& name = requested.name;
+      if (!seen.insert(name).second) continue;
       if (!storage::LogManager::ValidateTopicName(name).ok()) {
         out.topics.push_back(TopicError(name, ErrorCode::kInvalidTopicException));
         continue;
@@ -204,12 +209,7 @@ asio::awaitable<absl::Status> HandleCreateTopics(RequestContext& ctx, Reader& bo
     s = co_await ctx.broker.topics.Create(t.name, partitions, std::move(overrides),
                                           req.validate_only);
     if (!s.ok()) {
-      ErrorCode e = ErrorFor(s);
-      if (storage::StorageErrcOf(s) == StorageErrc::kInvalidTopic &&
-          storage::LogManager::ValidateTopicName(t.name).ok()) {
-        e = ErrorCode::kInvalidPartitions;  // the name is fine: the count was refused
-      }
-      fail(e, std::string(ToStd(s.message())));
+      fail(ErrorFor(s), std::string(ToStd(s.message())));
       continue;
     }
     r.error_code = Code(ErrorCode::kNone);
@@ -257,12 +257,7 @@ asio::awaitable<absl::Status> HandleCreatePartitions(RequestContext& ctx, Reader
       continue;
     }
     absl::Status s = co_await ctx.broker.topics.AddPartitions(t.name, t.count, req.validate_only);
-    ErrorCode e = ErrorFor(s);
-    if (!s.ok() && (storage::StorageErrcOf(s) == StorageErrc::kInvalidTopic ||
-                    s.code() == absl::StatusCode::kInvalidArgument)) {
-      e = ErrorCode::kInvalidPartitions;
-    }
-    r.error_code = Code(e);
+    r.error_code = Code(ErrorFor(s));
     r.error_message = MessageFor(s);
     out.results.push_back(std::move(r));
   }

@@ -215,6 +215,15 @@ Records Reader::ReadRecords(bool compact) {
   return r;
 }
 
+void Reader::ChargeMemory(size_t bytes) {
+  memory_charged_ += bytes;
+  if (memory_charged_ > memory_budget_) {
+    Fail(absl::StrCat("the request would decode into more than ", memory_budget_,
+                      " bytes of memory (", kMemoryAmplification, "x its ", data_.size(),
+                      " bytes)"));
+  }
+}
+
 int32_t Reader::ArrayLength(bool compact, size_t min_element_bytes) {
   int64_t n;
   if (compact) {

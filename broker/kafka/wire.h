@@ -50,7 +50,8 @@ struct Records {
 
 class Reader {
  public:
-  explicit Reader(std::span<uint8_t> data) : data_(data) {}
+  explicit Reader(std::span<uint8_t> data)
+      : data_(data), memory_budget_(data.size() * kMemoryAmplification + (64 << 10)) {}
 
   bool ok() const { return error_.empty(); }
   const std::string& error() const { return error_; }
@@ -89,6 +90,12 @@ class Reader {
   // An array's element count (int32, or compact: unsigned varint count + 1); -1 for null. Fails
   // if the count could not fit in the bytes left at `min_element_bytes` each.
   int32_t ArrayLength(bool compact, size_t min_element_bytes = 1);
+  // Counts `bytes` of memory the decoded message is about to take (arrays, before they are
+  // reserved) and fails once the total passes kMemoryAmplification times the input plus 64 KiB:
+  // a well-formed request of many tiny elements (empty topic names: 2 bytes on the wire, 32 in
+  // memory) must not make the broker allocate many times what the client sent.
+  static constexpr size_t kMemoryAmplification = 8;
+  void ChargeMemory(size_t bytes);
 
   // The next `n` bytes as a view (advances).
   std::span<uint8_t> Take(size_t n);
@@ -99,6 +106,8 @@ class Reader {
   bool Need(size_t n, const char* what);
 
   std::span<uint8_t> data_;
+  size_t memory_budget_ = 0;
+  size_t memory_charged_ = 0;
   size_t pos_ = 0;
   std::string error_;
 };

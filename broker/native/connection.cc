@@ -63,25 +63,14 @@ asio::awaitable<void> Connection::ReadFrames() {
     const auto arrived = Clock::now();
 
     auto header = std::make_unique<pb::RequestHeader>();
-    if (!header->ParseFromArray(body.get(), static_cast<int>(header_length))) {
-      Malformed(absl::StrCat("unparsable request header (", header_length, " bytes)"));
+    if (auto why = ParseRequestFrame(std::span<const uint8_t>(body.get(), body_length),
+                                     header_length, header.get())) {
+      Malformed(*why);
       break;
     }
-    const HandlerInfo* handler = nullptr;
-    const bool version_ok = header->version() >= sluice::native::kMinProtocolVersion &&
-                            header->version() <= sluice::native::kProtocolVersion;
-    if (version_ok) {
-      // An unknown request kind of a supported version is a broken client, not a newer one.
-      if (header->request_case() == pb::RequestHeader::REQUEST_NOT_SET) {
-        Malformed("request header without a request");
-        break;
-      }
-      if (auto why = CheckRequestPayload(*header, body_length - header_length)) {
-        Malformed(*why);
-        break;
-      }
-      handler = FindHandler(header->request_case());
-    }
+    // Null for an unsupported version: RunRequest answers UNSUPPORTED_VERSION.
+    const HandlerInfo* handler =
+        SupportedVersion(*header) ? FindHandler(header->request_case()) : nullptr;
     if (closing()) break;  // draining: no new requests start
 
     std::shared_ptr<Slot> slot = Enqueue(uint64_t{length} + 4);

@@ -25,6 +25,10 @@ pb::ErrorCode ErrorCodeFor(const absl::Status& s) {
         return pb::TOPIC_ALREADY_EXISTS;
       case StorageErrc::kInvalidTopic:
         return pb::INVALID_TOPIC;
+      case StorageErrc::kInvalidPartitions:
+        return pb::INVALID_PARTITIONS;
+      case StorageErrc::kLimitExceeded:
+        return pb::POLICY_VIOLATION;
       case StorageErrc::kIoError:
       case StorageErrc::kDiskFull:
       case StorageErrc::kFenced:

@@ -38,7 +38,8 @@ asio::awaitable<void> HandleFetch(RequestContext& ctx, pb::RequestHeader& req, R
   limits.max_bytes =
       std::min<uint64_t>(fr.max_bytes() ? fr.max_bytes() : kDefaultMaxBytes, kMaxResponseBytes);
   limits.min_bytes = fr.min_bytes();
-  limits.max_wait = std::chrono::milliseconds(fr.max_wait_ms());
+  limits.max_wait = std::chrono::milliseconds(
+      std::min<int64_t>(fr.max_wait_ms(), ctx.broker.config.request_timeout_ms));
   // Named before the co_await: see broker/README.md on lambdas in co_await expressions.
   const FetchHooks hooks{
       [&ctx] { ctx.ReleaseNext(); },

@@ -60,7 +60,7 @@ asio::awaitable<void> HandleProduce(RequestContext& ctx, pb::RequestHeader& req,
   }
   if (durable.empty()) co_return;
   std::vector<absl::Status> results =
-      co_await AwaitDurable(std::move(durable), ProduceTimeout(pr.timeout_ms()));
+      co_await AwaitDurable(std::move(durable), ProduceTimeout(pr.timeout_ms(), ctx.broker.config.request_timeout_ms));
   for (size_t k = 0; k < results.size(); ++k) {
     if (results[k].ok()) continue;
     auto* r = out->mutable_partitions(durable_index[k]);

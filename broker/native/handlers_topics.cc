@@ -10,7 +10,6 @@ namespace sluice::broker::native {
 namespace {
 
 // LogManager's default per-topic partition limit (the broker does not change it).
-const int32_t kMaxPartitionsPerTopic = storage::LogManager::Options{}.max_partitions_per_topic;
 
 void FillTopicMetadata(RequestContext& ctx, const storage::TopicInfo& info, pb::TopicMetadata* t) {
   t->mutable_error()->set_code(pb::NONE);
@@ -74,12 +73,6 @@ asio::awaitable<void> HandleCreateTopics(RequestContext& ctx, pb::RequestHeader&
   for (const auto& topic : c.topics()) {
     auto* r = out->add_topics();
     r->set_name(topic.name());
-    if (topic.partitions() > kMaxPartitionsPerTopic) {
-      SetError(r->mutable_error(), pb::INVALID_PARTITIONS,
-               absl::StrCat("partition count ", topic.partitions(), " is above the limit ",
-                            kMaxPartitionsPerTopic));
-      continue;
-    }
     storage::meta::TopicConfig overrides;
     absl::Status s;
     // Sorted, so the first bad config reported does not depend on map order.

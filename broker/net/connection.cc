@@ -9,7 +9,6 @@
 #include "asio/bind_cancellation_slot.hpp"
 #include "asio/co_spawn.hpp"
 #include "asio/experimental/as_tuple.hpp"
-#include "asio/read.hpp"
 #include "asio/use_awaitable.hpp"
 #include "broker/native/sendfile.h"
 #include "spdlog/spdlog.h"
@@ -52,7 +51,6 @@ FramedConnection::FramedConnection(std::string_view protocol, tcp::socket socket
       protocol_(protocol),
       socket_(std::move(socket)),
       tracker_(tracker),
-      rbuf_(kReadBufferBytes),
       reader_wake_(socket_.get_executor(), Clock::time_point::max()),
       writer_wake_(socket_.get_executor(), Clock::time_point::max()),
       idle_timer_(socket_.get_executor()) {
@@ -171,16 +169,17 @@ asio::awaitable<void> FramedConnection::WaitForCapacity() {
 
 asio::awaitable<asio::error_code> FramedConnection::Fill(size_t n) {
   if (rend_ - rpos_ >= n) co_return asio::error_code();
+  if (!rbuf_) rbuf_ = std::make_unique_for_overwrite<uint8_t[]>(kReadBufferBytes);
   if (rpos_ == rend_) {
     rpos_ = rend_ = 0;
-  } else if (rpos_ + n > rbuf_.size()) {
-    std::memmove(rbuf_.data(), rbuf_.data() + rpos_, rend_ - rpos_);
+  } else if (rpos_ + n > kReadBufferBytes) {
+    std::memmove(rbuf_.get(), rbuf_.get() + rpos_, rend_ - rpos_);
     rend_ -= rpos_;
     rpos_ = 0;
   }
   while (rend_ - rpos_ < n) {
     auto [ec, got] = co_await socket_.async_read_some(
-        asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
+        asio::buffer(rbuf_.get() + rend_, kReadBufferBytes - rend_),
         asio::bind_cancellation_slot(read_cancel_.slot(), kNoThrow));
     if (got > 0) {
       rend_ += got;
@@ -194,7 +193,7 @@ asio::awaitable<asio::error_code> FramedConnection::Fill(size_t n) {
 
 asio::awaitable<asio::error_code> FramedConnection::ReadExactly(std::span<uint8_t> dst) {
   size_t have = std::min(rend_ - rpos_, dst.size());
-  std::memcpy(dst.data(), rbuf_.data() + rpos_, have);
+  if (have > 0) std::memcpy(dst.data(), rbuf_.get() + rpos_, have);
   rpos_ += have;
   size_t left = dst.size() - have;
   if (left == 0) co_return asio::error_code();
@@ -202,16 +201,24 @@ asio::awaitable<asio::error_code> FramedConnection::ReadExactly(std::span<uint8_
     // Small remainder: read through the buffer, which also picks up the frames that follow.
     asio::error_code ec = co_await Fill(left);
     if (ec) co_return ec;
-    std::memcpy(dst.data() + have, rbuf_.data() + rpos_, left);
+    std::memcpy(dst.data() + have, rbuf_.get() + rpos_, left);
     rpos_ += left;
     co_return asio::error_code();
   }
-  auto [ec, got] =
-      co_await asio::async_read(socket_, asio::buffer(dst.data() + have, left),
-                                asio::bind_cancellation_slot(read_cancel_.slot(), kNoThrow));
-  broker_.metrics.bytes_in.Add(got);
-  Touch();
-  co_return ec;
+  // Straight into `dst`, one read at a time: every read that brings data is activity, so a large
+  // request uploaded slowly is not mistaken for an idle connection.
+  for (size_t at = have; at < dst.size();) {
+    auto [ec, got] = co_await socket_.async_read_some(
+        asio::buffer(dst.data() + at, dst.size() - at),
+        asio::bind_cancellation_slot(read_cancel_.slot(), kNoThrow));
+    if (got > 0) {
+      at += got;
+      broker_.metrics.bytes_in.Add(got);
+      Touch();
+    }
+    if (ec) co_return ec;
+  }
+  co_return asio::error_code();
 }
 
 asio::awaitable<void> FramedConnection::ReadLoop(std::shared_ptr<FramedConnection> self) {
@@ -231,6 +238,7 @@ asio::awaitable<bool> FramedConnection::SendBuffers(std::vector<asio::const_buff
       co_return false;
     }
     broker_.metrics.bytes_out.Add(n);
+    if (n > 0) Touch();  // progress: the client is reading
     while (n > 0 && first < bufs.size()) {
       const size_t take = std::min(n, bufs[first].size());
       bufs[first] += take;
@@ -263,9 +271,11 @@ asio::awaitable<bool> FramedConnection::WriteReady() {
           if (!sent) co_return false;
           pending = 0;
         }
-        uint64_t file_bytes = 0;
-        absl::Status s = co_await native::SendSlices(socket_, std::span(&sp.slice, 1), &file_bytes);
-        broker_.metrics.bytes_out.Add(file_bytes);
+        const uint64_t file_bytes_before = file_bytes_sent_;
+        absl::Status s =
+            co_await native::SendSlices(socket_, std::span(&sp.slice, 1), &file_bytes_sent_);
+        broker_.metrics.bytes_out.Add(file_bytes_sent_ - file_bytes_before);
+        if (file_bytes_sent_ != file_bytes_before) Touch();
         if (!s.ok()) {
           if (!closed_) {
             spdlog::warn("{} {}: sending file data: {}", protocol_, peer_, ToStd(s.message()));
@@ -318,6 +328,10 @@ asio::awaitable<void> FramedConnection::IdleLoop(std::shared_ptr<FramedConnectio
     idle_timer_.expires_at(last_activity_ + idle);
     co_await idle_timer_.async_wait(kNoThrow);
     if (closed_) break;
+    if (file_bytes_sent_ != file_bytes_seen_) {  // a sendfile still under way moved data
+      file_bytes_seen_ = file_bytes_sent_;
+      Touch();
+    }
     if (Clock::now() - last_activity_ < idle) continue;
     if (queue_.empty()) {
       spdlog::info("{} {}: closing connection idle for {} ms", protocol_, peer_,
@@ -325,7 +339,17 @@ asio::awaitable<void> FramedConnection::IdleLoop(std::shared_ptr<FramedConnectio
       Close("idle");
       break;
     }
-    Touch();  // a request in flight (a long poll) is activity
+    if (queue_.front()->ready) {
+      // The next response is ready but nothing could be written for the whole timeout: the
+      // client stopped reading (Kafka closes such a connection as idle too).
+      spdlog::warn(
+          "{} {}: closing connection: the client read none of its responses for {} ms "
+          "({} unanswered requests)",
+          protocol_, peer_, broker_.config.idle_timeout_ms, queue_.size());
+      Close("not reading");
+      break;
+    }
+    Touch();  // a request still being served (a long poll) is activity
   }
 }
 

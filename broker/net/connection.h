@@ -8,8 +8,10 @@
 // and calls Complete(). Three coroutines run on the connection's executor (one io_context
 // thread, so no locks): the reader (ReadFrames), the writer, which sends responses strictly in
 // request order as they become ready, and the idle watchdog, which closes a connection silent for
-// --idle-timeout-ms while nothing is in flight. Each request runs in its own coroutine, so a
-// request waiting (for fdatasync, a long poll) does not hold up later ones; Enqueue() closes an
+// --idle-timeout-ms while nothing is in flight, and one whose responses could not be written for
+// that long (a client that stopped reading; a request still being served, such as a long poll, is
+// activity). Each request runs in its own coroutine, so a request waiting (for fdatasync, a long
+// poll) does not hold up later ones; Enqueue() closes an
 // ordering gate that the request reopens with ReleaseGate() once the part of its work that must
 // happen in request order is done (the handler.h files state the contract).
 //
@@ -108,7 +110,7 @@ class FramedConnection : public TrackedConnection,
   asio::awaitable<asio::error_code> Fill(size_t n);
   // Reads exactly dst.size() bytes, buffered ones first.
   asio::awaitable<asio::error_code> ReadExactly(std::span<uint8_t> dst);
-  const uint8_t* buffered() const { return rbuf_.data() + rpos_; }
+  const uint8_t* buffered() const { return rbuf_.get() + rpos_; }
   size_t buffered_size() const { return rend_ - rpos_; }
   void Consume(size_t n) { rpos_ += n; }
   // Reports a failed read: EOF between frames (`where` empty) is a normal end of input (what was
@@ -148,7 +150,9 @@ class FramedConnection : public TrackedConnection,
   std::string peer_;
   asio::ip::tcp::endpoint local_;
 
-  std::vector<uint8_t> rbuf_;
+  // kReadBufferBytes, allocated by the first Fill() and never zeroed: only the pages data arrived
+  // in become resident, so a connection that sent one small request costs a page, not 64 KiB.
+  std::unique_ptr<uint8_t[]> rbuf_;
   size_t rpos_ = 0;
   size_t rend_ = 0;
 
@@ -163,6 +167,10 @@ class FramedConnection : public TrackedConnection,
   asio::steady_timer idle_timer_;
   asio::cancellation_signal read_cancel_;  // Drain() stops a pending read with it
   std::chrono::steady_clock::time_point last_activity_;
+  // Bytes sendfile has moved so far (it reports progress here while it runs) and the count the
+  // idle watchdog last saw: a long file transfer to a slow reader is activity.
+  uint64_t file_bytes_sent_ = 0;
+  uint64_t file_bytes_seen_ = 0;
   std::vector<std::weak_ptr<Waker>> wakers_;
 };
 

@@ -126,7 +126,8 @@ def decode_value(msg, f, x, rd, r, compact, nullable):
         lines.append(f"  auto& v = {x}.emplace();")
     else:
         lines += [f"  auto& v = {x};", "  v.clear();"]
-    lines += ["  v.reserve(static_cast<size_t>(n));",
+    lines += [f"  {rd}.ChargeMemory(static_cast<size_t>(n) * sizeof(v[0]));",
+              f"  if ({rd}.ok()) v.reserve(static_cast<size_t>(n));",
               f"  for (int32_t i = 0; i < n && {rd}.ok(); ++i) {{"]
     if f.struct:
         lines.append(f"    v.emplace_back().Decode({rd}, version);")
