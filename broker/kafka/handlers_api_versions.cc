@@ -43,11 +43,11 @@ void WriteApiVersionsBody(Writer& w, int16_t version, int16_t error_code,
 }
 
 asio::awaitable<absl::Status> HandleApiVersions(RequestContext& ctx, Reader& body, Response& resp) {
+  std::string name, version;
+  if (!DecodeApiVersionsRequest(body, ctx.api_version, &name, &version)) {
+    co_return absl::InvalidArgumentError(body.error());
+  }
   if (ctx.api_version >= 3) {
-    const std::string name = body.CompactString();
-    const std::string version = body.CompactString();
-    SkipTaggedFields(body);
-    if (!body.ok()) co_return absl::InvalidArgumentError(body.error());
     spdlog::debug("kafka {}: client {} {} (client id '{}')", ctx.peer(), name, version,
                   ctx.client_id);
     if (!ValidSoftwareField(name) || !ValidSoftwareField(version)) {

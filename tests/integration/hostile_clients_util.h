@@ -34,6 +34,7 @@
 #include "proto/native.pb.h"
 #include "proto/native_frame.h"
 #include "storage/record_batch.h"
+#include "tests/integration/sluiced_process.h"
 
 namespace sluice::hostile {
 
@@ -302,21 +303,7 @@ inline std::optional<NativeResponse> ParseNative(const std::string& body) {
 
 // ---------------------------------------------------------------- HTTP /metrics
 
-inline std::string HttpGet(uint16_t port, const std::string& path) {
-  RawSocket c(port);
-  if (!c.ok() || !c.Send("GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n")) return "";
-  std::string out;
-  char buf[16384];
-  const auto until = Clock::now() + milliseconds(kIoTimeoutMs);
-  while (Clock::now() < until) {
-    pollfd p{c.fd(), POLLIN, 0};
-    if (poll(&p, 1, 50) <= 0) continue;
-    const ssize_t n = recv(c.fd(), buf, sizeof(buf), 0);
-    if (n <= 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  return out;
-}
+using e2e::HttpGet;
 
 // The value of the series named exactly `series` (name and labels) on the metrics page, or -1.
 inline double MetricValue(uint16_t http_port, const std::string& series) {

@@ -219,23 +219,7 @@ const std::map<int16_t, int16_t>& IntendedMaxVersions() {
   return m;
 }
 
-std::string HttpGet(uint16_t port, const std::string& path) {
-  KConn c(port);
-  if (!c.ok()) return "";
-  const std::string req = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n";
-  c.Send(req.data(), req.size());
-  std::string out;
-  char buf[8192];
-  const auto until = Clock::now() + milliseconds(kIoTimeoutMs);
-  while (Clock::now() < until) {
-    pollfd p{c.fd(), POLLIN, 0};
-    if (poll(&p, 1, 100) <= 0) continue;
-    ssize_t n = recv(c.fd(), buf, sizeof(buf), 0);
-    if (n <= 0) break;
-    out.append(buf, size_t(n));
-  }
-  return out;
-}
+using e2e::HttpGet;
 
 // ---------------------------------------------------------------- fixture
 

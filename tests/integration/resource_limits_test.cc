@@ -12,10 +12,7 @@
 //   FailedFsyncFencesOnlyThatPartition  an injected fdatasync error (SLUICE_FAULT_INJECTION):
 //                                 KAFKA_STORAGE_ERROR, the partition fenced (in /metrics and the
 //                                 log) until a restart, other partitions unaffected
-#include <netinet/in.h>
-#include <poll.h>
 #include <sys/mount.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -39,6 +36,7 @@ namespace {
 
 using e2e::BrokerProcess;
 using e2e::Clock;
+using e2e::HttpGet;
 using kafka_test::KafkaConn;
 using namespace kafka_test;  // NOLINT: the request and batch helpers
 using std::chrono::milliseconds;
@@ -133,33 +131,6 @@ class BrokerFixture : public ::testing::Test {
   std::unique_ptr<BrokerProcess> broker_;
   bool mounted_ = false;
 };
-
-// The body of GET `path` on the broker's HTTP port ("" on failure); bounded by 5 s.
-std::string HttpGet(uint16_t port, const std::string& path) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return "";
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string out;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0) {
-    const std::string req = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
-    if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
-      const auto until = Clock::now() + std::chrono::seconds(5);
-      char buf[8192];
-      while (Clock::now() < until) {
-        pollfd p{fd, POLLIN, 0};
-        if (poll(&p, 1, 100) <= 0) continue;
-        ssize_t n = recv(fd, buf, sizeof(buf), 0);
-        if (n <= 0) break;
-        out.append(buf, static_cast<size_t>(n));
-      }
-    }
-  }
-  close(fd);
-  return out;
-}
 
 // ---------------------------------------------------------------- limits
 

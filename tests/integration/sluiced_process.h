@@ -11,7 +11,10 @@
 // while other threads run (the child only calls async-signal-safe functions before exec).
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -57,6 +60,35 @@ inline std::string ReadFile(const std::string& path) {
 inline std::string MakeTempDir(const char* prefix) {
   std::string tmpl = std::string("/tmp/") + prefix + "-XXXXXX";
   return mkdtemp(tmpl.data()) != nullptr ? tmpl : std::string();
+}
+
+// The response (status line, headers, body) to GET `path` on a loopback HTTP port, read until the
+// server closes (the request asks it to) or 5 s pass; "" if the connection failed.
+inline std::string HttpGet(uint16_t port, const std::string& path) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return "";
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string out;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0) {
+    const std::string req =
+        "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
+      const auto until = Clock::now() + std::chrono::seconds(5);
+      char buf[16384];
+      while (Clock::now() < until) {
+        pollfd p{fd, POLLIN, 0};
+        if (poll(&p, 1, 50) <= 0) continue;
+        const ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        if (n <= 0) break;
+        out.append(buf, static_cast<size_t>(n));
+      }
+    }
+  }
+  close(fd);
+  return out;
 }
 
 // Forks and execs args[0] with `args`; stdin from `stdin_path` (empty: /dev/null), stdout and
