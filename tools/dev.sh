@@ -75,6 +75,10 @@ build() {
 
 test_all() {
   setup_test
+  # Re-configure every time (cheap; the build stays incremental): a build/ first configured by
+  # `run`, before the test-only packages were installed, then finds them, and a missing one is
+  # an error instead of a test that is silently not built.
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_REQUIRE_TEST_DEPS=ON
   build
   (cd build && ctest --output-on-failure -j "$JOBS" --timeout 600)
   # The storage and group-coordinator tests again under AddressSanitizer + UBSan.
