@@ -1,9 +1,11 @@
 #include "storage/meta_store.h"
 
+#include <array>
 #include <filesystem>
 #include <limits>
 
 #include <rocksdb/db.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
@@ -36,6 +38,15 @@ const std::string kNextProducerId = "next_producer_id";
 std::string OffsetKey(const PartitionKey& pk, Offset o) {
   std::string k = pk.Encode();
   PutU64(&k, static_cast<uint64_t>(o.value()));
+  return k;
+}
+
+// An offset-index key on the stack (a std::string of 16 bytes would allocate).
+using KeyBuf = std::array<char, kPartitionKeySize + 8>;
+KeyBuf OffsetKeyBuf(const PartitionKey& pk, Offset o) {
+  KeyBuf k;
+  StoreU64(k.data(), (uint64_t(pk.topic_id) << 32) | uint32_t(pk.partition.value()));
+  StoreU64(k.data() + kPartitionKeySize, static_cast<uint64_t>(o.value()));
   return k;
 }
 
@@ -90,6 +101,29 @@ std::string PartitionKey::Encode() const {
   return k;
 }
 
+namespace {
+
+constexpr char kOffsetIndexCf[] = "offset_index";
+
+// Calls back when a flush or compaction installed new files in a column family: idle pooled
+// iterators of it still pin the old version (see MetaStore::PooledIterator).
+class NewVersionListener : public rocksdb::EventListener {
+ public:
+  explicit NewVersionListener(std::function<void(const std::string& cf_name)> fn)
+      : fn_(std::move(fn)) {}
+  void OnFlushCompleted(rocksdb::DB*, const rocksdb::FlushJobInfo& info) override {
+    fn_(info.cf_name);
+  }
+  void OnCompactionCompleted(rocksdb::DB*, const rocksdb::CompactionJobInfo& info) override {
+    fn_(info.cf_name);
+  }
+
+ private:
+  std::function<void(const std::string&)> fn_;
+};
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<MetaStore>> MetaStore::Open(const std::string& dir,
                                                           const Options& options_in) {
   std::error_code ec;
@@ -100,6 +134,10 @@ absl::StatusOr<std::unique_ptr<MetaStore>> MetaStore::Open(const std::string& di
   options.create_missing_column_families = true;
   options.IncreaseParallelism(2);
   options.max_background_jobs = 2;
+  // No periodic stats dump to the LOG: it walks the whole (up to 1 GiB) index block cache under
+  // the cache's shard locks, a stall for the fetches looking up offsets at that moment.
+  // Sluice's own /metrics is the place for figures.
+  options.stats_dump_period_sec = 0;
   // Index entries are small and sequential per partition; a modest memtable bounds the tail a
   // crash can lose (and recovery must rebuild).
   rocksdb::ColumnFamilyOptions cf_options(options);
@@ -111,17 +149,25 @@ absl::StatusOr<std::unique_ptr<MetaStore>> MetaStore::Open(const std::string& di
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options_in.index_cache_bytes);
   table.cache_index_and_filter_blocks = false;  // keep SST index blocks pinned in memory
+  // Binary search over every 16th index entry, then a short sequential scan, instead of a binary
+  // search over every entry: at 10 M entries an SST's index block has thousands of entries, and
+  // each probe of a full binary search is a cache (and TLB) miss.
+  table.index_block_restart_interval = 16;
   index_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   index_options.compression = rocksdb::kLZ4Compression;
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
       {rocksdb::kDefaultColumnFamilyName, cf_options},
-      {"offset_index", index_options},
+      {kOffsetIndexCf, index_options},
       {"time_index", index_options},
       {"partitions", cf_options},
       {"topics", cf_options},
       {"group_offsets", cf_options},
   };
   std::unique_ptr<MetaStore> store(new MetaStore());
+  options.listeners.push_back(std::make_shared<NewVersionListener>(
+      [s = store.get()](const std::string& cf_name) {
+        if (cf_name == kOffsetIndexCf) s->DropIdleIterators();
+      }));
   rocksdb::DB* db = nullptr;
   auto s = rocksdb::DB::Open(rocksdb::DBOptions(options), dir, cfs, &store->handles_, &db);
   if (!s.ok()) return FromRocks(s, absl::StrCat("open metadata store ", dir));
@@ -134,19 +180,26 @@ absl::StatusOr<std::unique_ptr<MetaStore>> MetaStore::Open(const std::string& di
   return store;
 }
 
+MetaStore::MetaStore() = default;
+
 MetaStore::~MetaStore() { Close().IgnoreError(); }
 
 absl::Status MetaStore::Close() {
   if (!db_) return absl::OkStatus();
-  rocksdb::FlushOptions fo;
-  fo.wait = true;
-  absl::Status result = FromRocks(db_->Flush(fo, {offsets_, times_}), "flush index");
+  DropIdleIterators();  // iterators must go before the column family handles and the DB
+  absl::Status result = FlushIndex();
   for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
   handles_.clear();
   auto s = db_->Close();
   if (result.ok()) result = FromRocks(s, "close metadata store");
   db_.reset();
   return result;
+}
+
+absl::Status MetaStore::FlushIndex() {
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  return FromRocks(db_->Flush(fo, {offsets_, times_}), "flush index");
 }
 
 absl::Status MetaStore::Write(rocksdb::WriteBatch* b, bool wal, bool sync) {
@@ -199,23 +252,65 @@ absl::StatusOr<std::optional<BatchIndexEntry>> MetaStore::LastBatch(const Partit
 
 absl::Status MetaStore::ScanBatches(const PartitionKey& pk, Offset from,
                                     const std::function<bool(const BatchIndexEntry&)>& fn) const {
-  std::string upper = PartitionEnd(pk);
-  std::string prefix = pk.Encode();
-  rocksdb::Slice ub(upper);
-  rocksdb::ReadOptions ro;
-  ro.iterate_upper_bound = &ub;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, offsets_));
+  KeyBuf start = OffsetKeyBuf(pk, from);
+  rocksdb::Slice target(start.data(), start.size());
+  rocksdb::Slice prefix(start.data(), kPartitionKeySize);
+  PooledIterator it = TakeOffsetIterator();
   // The batch containing `from` starts at or before it: take the last entry <= from, and skip it
   // if it ends before `from` (offset gap).
-  it->SeekForPrev(OffsetKey(pk, from));
-  if (!it->Valid() || !it->key().starts_with(prefix)) it->Seek(OffsetKey(pk, from));
-  for (; it->Valid(); it->Next()) {
+  it->SeekForPrev(target);
+  if (!it->Valid() || !it->key().starts_with(prefix)) it->Seek(target);
+  for (; it->Valid() && it->key().starts_with(prefix); it->Next()) {
     auto e = DecodeEntry(it->key(), it->value());
     if (!e) return CorruptIndex(it->key());
     if (e->last_offset < from) continue;
     if (!fn(*e)) break;
   }
   return FromRocks(it->status(), "index scan");
+}
+
+MetaStore::PooledIterator MetaStore::TakeOffsetIterator() const {
+  std::unique_ptr<rocksdb::Iterator> it;
+  // Read before taking: a version installed after this makes the iterator stale on return.
+  uint64_t epoch = version_epoch_.load(std::memory_order_acquire);
+  {
+    std::lock_guard l(iter_mu_);
+    if (!idle_offset_iters_.empty()) {
+      it = std::move(idle_offset_iters_.back());
+      idle_offset_iters_.pop_back();
+    }
+  }
+  // Refresh is cheap while no flush or compaction changed the column family's files: it only
+  // moves the iterator to the latest sequence number (and re-reads the memtable's range
+  // deletions), so it sees every write made before this call, like a new iterator would.
+  if (it && !it->Refresh().ok()) it.reset();
+  if (!it) it.reset(db_->NewIterator(rocksdb::ReadOptions(), offsets_));
+  return PooledIterator(this, std::move(it), epoch);
+}
+
+MetaStore::PooledIterator::PooledIterator(const MetaStore* store,
+                                          std::unique_ptr<rocksdb::Iterator> it, uint64_t epoch)
+    : store_(store), it_(std::move(it)), epoch_(epoch) {}
+
+MetaStore::PooledIterator::~PooledIterator() {
+  store_->ReturnOffsetIterator(std::move(it_), epoch_);
+}
+
+void MetaStore::ReturnOffsetIterator(std::unique_ptr<rocksdb::Iterator> it, uint64_t epoch) const {
+  // Not kept: one that failed, one that would pin a replaced version, one over the cap.
+  if (!it->status().ok() || epoch != version_epoch_.load(std::memory_order_acquire)) return;
+  std::lock_guard l(iter_mu_);
+  if (idle_offset_iters_.size() < kMaxIdleIterators) idle_offset_iters_.push_back(std::move(it));
+}
+
+void MetaStore::DropIdleIterators() const {
+  version_epoch_.fetch_add(1, std::memory_order_acq_rel);
+  std::vector<std::unique_ptr<rocksdb::Iterator>> idle;
+  {
+    std::lock_guard l(iter_mu_);
+    idle.swap(idle_offset_iters_);
+  }
+  // Destroyed here, outside the lock (releasing a version may take RocksDB's own mutex).
 }
 
 absl::Status MetaStore::DeleteBatchesFrom(const PartitionKey& pk, Offset from) {

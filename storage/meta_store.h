@@ -7,6 +7,7 @@
 // Thread-safe (RocksDB is); owned by LogManager and shared by its PartitionLogs. Index writes skip
 // the WAL (segments are the truth); metadata writes use it, and topic records are synced.
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -25,6 +26,7 @@
 namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
+class Iterator;
 class WriteBatch;
 }  // namespace rocksdb
 
@@ -77,6 +79,8 @@ class MetaStore final : public GroupOffsetStore {
   // Flushes the unlogged index memtables to SST files (so a clean restart needs no rebuild) and
   // closes the database. Idempotent.
   absl::Status Close();
+  // Flushes the index memtables to SST files now (Close does it too).
+  absl::Status FlushIndex();
 
   // ---- offset and time index (no WAL) ----
   // Records a batch; when `raises_max_timestamp`, also a time index entry.
@@ -138,10 +142,36 @@ class MetaStore final : public GroupOffsetStore {
   absl::Status DeleteTopicOffsets(const std::string& topic) override;
 
  private:
-  MetaStore() = default;
+  MetaStore();
   absl::Status Write(rocksdb::WriteBatch* b, bool wal, bool sync);
   absl::Status DeleteTimeEntries(const PartitionKey& pk, std::optional<Offset> from,
                                  std::optional<Offset> before);
+
+  // Offset-index iterators are reused: building one (a merging iterator over the memtables and
+  // every level) costs as much as the seek itself (bench/storage.sh, index lookup). A taken one
+  // is Refresh()ed, so it sees every write made before it was taken. An idle one pins the
+  // memtables and files of the version it last saw, so at most kMaxIdleIterators are kept, and
+  // all are dropped (and those in use not kept) when a flush or compaction installs a new
+  // version of the offset index (the event listener set up in Open).
+  class PooledIterator {
+   public:
+    PooledIterator(const MetaStore* store, std::unique_ptr<rocksdb::Iterator> it, uint64_t epoch);
+    PooledIterator(PooledIterator&&) = delete;
+    ~PooledIterator();
+    rocksdb::Iterator* operator->() const { return it_.get(); }
+
+   private:
+    const MetaStore* store_;
+    std::unique_ptr<rocksdb::Iterator> it_;
+    uint64_t epoch_;
+  };
+  static constexpr size_t kMaxIdleIterators = 4;
+  PooledIterator TakeOffsetIterator() const;
+  void ReturnOffsetIterator(std::unique_ptr<rocksdb::Iterator> it, uint64_t epoch) const;
+  void DropIdleIterators() const;
+  mutable std::mutex iter_mu_;
+  mutable std::vector<std::unique_ptr<rocksdb::Iterator>> idle_offset_iters_;  // guarded by iter_mu_
+  mutable std::atomic<uint64_t> version_epoch_{0};  // bumped by each new offset-index version
 
   std::mutex producer_ids_mu_;  // ReserveProducerIds' read-modify-write
   std::unique_ptr<rocksdb::DB> db_;

@@ -1,5 +1,9 @@
 #include "storage/meta_store.h"
 
+#include <atomic>
+#include <random>
+#include <thread>
+
 #include "storage/test_util.h"
 
 namespace sluice::storage {
@@ -39,6 +43,76 @@ TEST_F(MetaStoreTest, FindBatchReturnsTheContainingBatchOrTheNext) {
   EXPECT_EQ((*meta_->LastBatch(a_))->base_offset, Offset(20));
   EXPECT_EQ((*meta_->LastBatch(b_))->last_offset, Offset(100));
   EXPECT_FALSE(meta_->LastBatch(PartitionKey{8, PartitionId(0)})->has_value());
+}
+
+// Lookups reuse pooled iterators (MetaStore::PooledIterator): each must still see every write and
+// deletion made before it, across memtable flushes that replace the version an idle one pinned.
+TEST_F(MetaStoreTest, ReusedIteratorsSeeEveryEarlierWriteAndDeletion) {
+  auto base_at = [&](int64_t o) -> std::optional<int64_t> {
+    auto e = meta_->FindBatch(a_, Offset(o));
+    EXPECT_THAT(e, IsOk());
+    if (!e.ok() || !e->has_value()) return std::nullopt;
+    return (*e)->base_offset.value();
+  };
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_THAT(meta_->PutBatch(a_, Entry(i * 10, i * 10 + 9, i * 100, i), true), IsOk());
+  }
+  EXPECT_EQ(base_at(55), 50);
+  EXPECT_EQ(base_at(100), std::nullopt);
+  // A write after the iterator was pooled.
+  ASSERT_THAT(meta_->PutBatch(a_, Entry(100, 109, 1000, 10), true), IsOk());
+  EXPECT_EQ(base_at(105), 100);
+  // A range deletion in the memtable after it was pooled.
+  ASSERT_THAT(meta_->DeleteBatchesFrom(a_, Offset(80)), IsOk());
+  EXPECT_EQ(base_at(85), std::nullopt);
+  EXPECT_EQ(base_at(75), 70);
+  // A flush installs a new version; then a rewrite of deleted keys with new positions.
+  ASSERT_THAT(meta_->FlushIndex(), IsOk());
+  EXPECT_EQ(base_at(75), 70);
+  ASSERT_THAT(meta_->PutBatch(a_, Entry(80, 84, 7777, 11), true), IsOk());
+  EXPECT_EQ((*meta_->FindBatch(a_, Offset(82)))->position, 7777u);
+  ASSERT_THAT(meta_->FlushIndex(), IsOk());
+  ASSERT_THAT(meta_->DeleteBatchesBefore(a_, Offset(40)), IsOk());
+  EXPECT_EQ(base_at(0), 40);
+  EXPECT_EQ((*meta_->FindBatch(a_, Offset(84)))->position, 7777u);
+  // Never the next partition's entries, which a reused iterator (no upper bound) can reach.
+  ASSERT_THAT(meta_->PutBatch(b_, Entry(0, 1000, 0, 0), true), IsOk());
+  EXPECT_EQ(base_at(85), std::nullopt);
+}
+
+// Readers on several threads while a writer appends and flushes: every lookup finds each entry
+// written before it started.
+TEST_F(MetaStoreTest, ConcurrentLookupsSeeEntriesWrittenBeforeThem) {
+  constexpr int64_t kEntries = 20000;
+  std::atomic<int64_t> written{0};
+  std::atomic<int64_t> errors{0};
+  std::thread writer([&] {
+    for (int64_t i = 0; i < kEntries; ++i) {
+      if (!meta_->PutBatch(a_, Entry(i * 2, i * 2 + 1, i, i), false).ok()) ++errors;
+      written.store(i + 1, std::memory_order_release);
+      if (i % 5000 == 4999 && !meta_->FlushIndex().ok()) ++errors;
+    }
+  });
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 3; ++t) {
+    readers.emplace_back([&, t] {
+      std::mt19937_64 rng(t);
+      while (written.load(std::memory_order_acquire) < kEntries) {
+        int64_t n = written.load(std::memory_order_acquire);
+        if (n == 0) continue;
+        int64_t i = static_cast<int64_t>(rng() % static_cast<uint64_t>(n));
+        auto e = meta_->FindBatch(a_, Offset(i * 2 + 1));
+        if (!e.ok() || !e->has_value() || (*e)->base_offset != Offset(i * 2) ||
+            (*e)->position != static_cast<uint64_t>(i)) {
+          ++errors;
+        }
+      }
+    });
+  }
+  writer.join();
+  for (auto& r : readers) r.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ((*meta_->LastBatch(a_))->base_offset, Offset((kEntries - 1) * 2));
 }
 
 TEST_F(MetaStoreTest, TimeIndexFindsFirstBatchAtOrAfter) {

@@ -61,7 +61,9 @@ class LogRecoveryTest : public ::testing::Test {
       ASSERT_THAT(e, IsOk());
       ASSERT_TRUE(e->has_value());
       written_.push_back({r->base_offset, r->last_offset + 1, (*e)->segment_base, (*e)->position, b});
-      if (i + 1 == checkpoint_after) ASSERT_THAT(log->Flush(), IsOk());
+      if (i + 1 == checkpoint_after) {
+        ASSERT_THAT(log->Flush(), IsOk());
+      }
     }
     image_ = dir_.path() + "/image";
     fs::copy(root, image_, fs::copy_options::recursive);
