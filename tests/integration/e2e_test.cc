@@ -459,7 +459,7 @@ TEST_F(E2ETest, RebalanceCommitCoversWhatPollReturned) {
   size_t during_commit = 0;
   {
     ContinueOnExit resume{broker_.get()};
-    broker_->Signal(SIGSTOP);
+    ASSERT_TRUE(e2e::StopAndWait(broker_->pid(), seconds(5))) << "sluiced did not stop";
     ASSERT_TRUE(consumer->Subscribe({topic, other}).ok());  // eager: revoke, commit, rejoin
     std::this_thread::sleep_for(milliseconds(200));         // the OffsetCommit is in flight
     for (int i = 0; i < 3; ++i) during_commit += poll(milliseconds(100));
@@ -880,7 +880,7 @@ TEST_F(E2ETest, SendBlocksThenFailsWhileBrokerIsStopped) {
   double blocked_secs = 0;
   {
     ContinueOnExit resume{broker_.get()};
-    broker_->Signal(SIGSTOP);
+    ASSERT_TRUE(e2e::StopAndWait(broker_->pid(), seconds(5))) << "sluiced did not stop";
     // ~30 records fill the buffer; Send() then blocks and, the broker being stopped, fails.
     const auto until = Clock::now() + seconds(10);
     for (int i = 1; i < 200 && Clock::now() < until; ++i) {

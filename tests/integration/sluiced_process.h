@@ -119,6 +119,30 @@ inline pid_t Spawn(const std::vector<std::string>& args, const std::string& stdi
   return pid;
 }
 
+// Sends SIGSTOP and waits (bounded) until every thread of `pid` is stopped: kill() returns before
+// the stop takes effect, and a broker thread already running on another core can otherwise still
+// answer requests sent right after it.
+inline bool StopAndWait(pid_t pid, std::chrono::milliseconds timeout) {
+  if (pid <= 0 || kill(pid, SIGSTOP) != 0) return false;
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  while (std::chrono::steady_clock::now() < until) {
+    bool all_stopped = true;
+    std::error_code ec;
+    for (const auto& t : std::filesystem::directory_iterator(tasks, ec)) {
+      std::ifstream in(t.path() / "stat");
+      std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      size_t paren = stat.rfind(')');  // "tid (comm) STATE ...": comm may hold spaces or ')'
+      if (paren == std::string::npos || paren + 2 >= stat.size()) continue;  // thread gone
+      char state = stat[paren + 2];
+      if (state != 'T' && state != 't') all_stopped = false;
+    }
+    if (!ec && all_stopped) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return false;
+}
+
 // One child process, killed (SIGKILL, by PID) on destruction unless it was waited for.
 class ChildProcess {
  public:
