@@ -46,9 +46,6 @@ inline void PutU64(std::string* dst, uint64_t v) {
   PutU32(dst, uint32_t(v >> 32));
   PutU32(dst, uint32_t(v));
 }
-inline void StoreU64(char* p, uint64_t v) {
-  for (int i = 7; i >= 0; --i, v >>= 8) p[i] = char(v & 0xff);
-}
 inline uint32_t GetU32(const char* p) {
   const auto* u = reinterpret_cast<const unsigned char*>(p);
   return (uint32_t(u[0]) << 24) | (uint32_t(u[1]) << 16) | (uint32_t(u[2]) << 8) | u[3];

@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "storage/absl_compat.h"
+#include "storage/byte_order.h"
 #include "storage/errors.h"
 #include "storage/index_format.h"
 #include "storage/status_macros.h"
@@ -35,19 +36,23 @@ const std::string kNextTopicId(kNextTopicIdKey, sizeof(kNextTopicIdKey) - 1);
 // Default column family: the first producer id not yet reserved.
 const std::string kNextProducerId = "next_producer_id";
 
-std::string OffsetKey(const PartitionKey& pk, Offset o) {
-  std::string k = pk.Encode();
-  PutU64(&k, static_cast<uint64_t>(o.value()));
-  return k;
+// The partition key as one number: topic id (high half), partition (low half).
+uint64_t PackedPartition(const PartitionKey& pk) {
+  return (uint64_t(pk.topic_id) << 32) | uint32_t(pk.partition.value());
 }
 
 // An offset-index key on the stack (a std::string of 16 bytes would allocate).
-using KeyBuf = std::array<char, kPartitionKeySize + 8>;
+using KeyBuf = std::array<uint8_t, kPartitionKeySize + 8>;
 KeyBuf OffsetKeyBuf(const PartitionKey& pk, Offset o) {
   KeyBuf k;
-  StoreU64(k.data(), (uint64_t(pk.topic_id) << 32) | uint32_t(pk.partition.value()));
-  StoreU64(k.data() + kPartitionKeySize, static_cast<uint64_t>(o.value()));
+  StoreBigEndian(k.data(), PackedPartition(pk));
+  StoreBigEndian(k.data() + kPartitionKeySize, static_cast<uint64_t>(o.value()));
   return k;
+}
+
+std::string OffsetKey(const PartitionKey& pk, Offset o) {
+  KeyBuf k = OffsetKeyBuf(pk, o);
+  return std::string(reinterpret_cast<const char*>(k.data()), k.size());
 }
 
 std::string TimeKey(const PartitionKey& pk, int64_t ts) {
@@ -59,8 +64,7 @@ std::string TimeKey(const PartitionKey& pk, int64_t ts) {
 // Upper bound of a partition's key range: the next partition key.
 std::string PartitionEnd(const PartitionKey& pk) {
   std::string k;
-  uint64_t v = (uint64_t(pk.topic_id) << 32) | uint32_t(pk.partition.value());
-  PutU64(&k, v + 1);
+  PutU64(&k, PackedPartition(pk) + 1);
   return k;
 }
 
@@ -253,8 +257,8 @@ absl::StatusOr<std::optional<BatchIndexEntry>> MetaStore::LastBatch(const Partit
 absl::Status MetaStore::ScanBatches(const PartitionKey& pk, Offset from,
                                     const std::function<bool(const BatchIndexEntry&)>& fn) const {
   KeyBuf start = OffsetKeyBuf(pk, from);
-  rocksdb::Slice target(start.data(), start.size());
-  rocksdb::Slice prefix(start.data(), kPartitionKeySize);
+  rocksdb::Slice target(reinterpret_cast<const char*>(start.data()), start.size());
+  rocksdb::Slice prefix(target.data(), kPartitionKeySize);
   PooledIterator it = TakeOffsetIterator();
   // The batch containing `from` starts at or before it: take the last entry <= from, and skip it
   // if it ends before `from` (offset gap).
