@@ -27,6 +27,7 @@
 #include "proto/native.pb.h"
 #include "proto/native_frame.h"
 #include "storage/record_batch.h"
+#include "tests/integration/sluiced_process.h"
 
 namespace sluice {
 namespace {
@@ -166,19 +167,7 @@ struct Frame {
 
 class Conn {
  public:
-  explicit Conn(uint16_t port) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-      close(fd_);
-      fd_ = -1;
-    }
-    int one = 1;
-    if (fd_ >= 0) setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  }
+  explicit Conn(uint16_t port) : fd_(e2e::ConnectLoopback(port)) {}
   ~Conn() {
     if (fd_ >= 0) close(fd_);
   }

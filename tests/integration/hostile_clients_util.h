@@ -73,21 +73,8 @@ class RawSocket {
   // `rcvbuf`/`sndbuf` > 0 fix SO_RCVBUF/SO_SNDBUF before connecting (no autotuning: a client that
   // reads nothing then absorbs little of what the broker sends, and queues little itself).
   explicit RawSocket(uint16_t port, int rcvbuf = 0, int sndbuf = 0) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    fd_ = e2e::ConnectLoopback(port, rcvbuf, sndbuf);
     if (fd_ < 0) return;
-    if (rcvbuf > 0) setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-    if (sndbuf > 0) setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-      close(fd_);
-      fd_ = -1;
-      return;
-    }
-    int one = 1;
-    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     sockaddr_in local{};
     socklen_t len = sizeof(local);
     getsockname(fd_, reinterpret_cast<sockaddr*>(&local), &len);

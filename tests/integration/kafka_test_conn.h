@@ -19,6 +19,7 @@
 #include "broker/kafka/kafka_messages.h"
 #include "broker/kafka/wire.h"
 #include "gtest/gtest.h"
+#include "tests/integration/sluiced_process.h"
 
 namespace sluice::kafka_test {
 
@@ -47,16 +48,8 @@ class KafkaConn {
   KafkaConn& operator=(const KafkaConn&) = delete;
 
   AssertionResult Connect(uint16_t port) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd_ < 0 || connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-      return AssertionFailure() << "connect to 127.0.0.1:" << port << " failed";
-    }
-    int one = 1;
-    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    fd_ = e2e::ConnectLoopback(port);
+    if (fd_ < 0) return AssertionFailure() << "connect to 127.0.0.1:" << port << " failed";
     return AssertionSuccess();
   }
 

@@ -43,20 +43,7 @@ constexpr int16_t kInvalidRequest = 42;
 
 class KConn {
  public:
-  explicit KConn(uint16_t port) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-      close(fd_);
-      fd_ = -1;
-      return;
-    }
-    int one = 1;
-    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  }
+  explicit KConn(uint16_t port) : fd_(e2e::ConnectLoopback(port)) {}
   ~KConn() {
     if (fd_ >= 0) close(fd_);
   }

@@ -12,6 +12,7 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -62,17 +63,33 @@ inline std::string MakeTempDir(const char* prefix) {
   return mkdtemp(tmpl.data()) != nullptr ? tmpl : std::string();
 }
 
-// The response (status line, headers, body) to GET `path` on a loopback HTTP port, read until the
-// server closes (the request asks it to) or 5 s pass; "" if the connection failed.
-inline std::string HttpGet(uint16_t port, const std::string& path) {
+// A blocking TCP connection to 127.0.0.1:`port` with TCP_NODELAY; -1 if it failed. `rcvbuf` and
+// `sndbuf` > 0 fix SO_RCVBUF and SO_SNDBUF before connecting.
+inline int ConnectLoopback(uint16_t port, int rcvbuf = 0, int sndbuf = 0) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return "";
+  if (fd < 0) return -1;
+  if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+  if (sndbuf > 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+    close(fd);
+    return -1;
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  return fd;
+}
+
+// The response (status line, headers, body) to GET `path` on a loopback HTTP port, read until the
+// server closes (the request asks it to) or 5 s pass; "" if the connection failed.
+inline std::string HttpGet(uint16_t port, const std::string& path) {
+  const int fd = ConnectLoopback(port);
+  if (fd < 0) return "";
   std::string out;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0) {
+  {
     const std::string req =
         "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
     if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
